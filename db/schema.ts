@@ -1,0 +1,162 @@
+import { sql } from 'drizzle-orm';
+import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/**
+ * The system of record. Money is always integer minor units next to an ISO 4217 currency;
+ * stock can never go negative (a CHECK, not only application code).
+ */
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+export const products = pgTable(
+  'products',
+  {
+    sku: text('sku').primaryKey(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    priceMinor: integer('price_minor').notNull(),
+    currency: text('currency').notNull(),
+    stockAvailable: integer('stock_available').notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check('products_stock_not_negative', sql`${t.stockAvailable} >= 0`),
+    check('products_price_not_negative', sql`${t.priceMinor} >= 0`),
+  ],
+);
+
+/** One row per checkout: the status the API falls back to when no worker answers a query. */
+export const checkouts = pgTable(
+  'checkouts',
+  {
+    id: uuid('id').primaryKey(),
+    orderId: uuid('order_id').notNull().unique(),
+    workflowId: text('workflow_id').notNull().unique(),
+    customerEmail: text('customer_email').notNull(),
+    customerName: text('customer_name'),
+    status: text('status').notNull(),
+    step: text('step'),
+    amountMinor: integer('amount_minor'),
+    currency: text('currency'),
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    paymentIntentId: text('payment_intent_id'),
+    paymentStatus: text('payment_status'),
+    userId: uuid('user_id'),
+    compensations: jsonb('compensations').$type<unknown[]>().notNull().default([]),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('checkouts_email_idx').on(t.customerEmail), index('checkouts_status_idx').on(t.status)],
+);
+
+/** `Idempotency-Key` of POST /api/checkouts: the same key and body always map to one checkout. */
+export const idempotencyKeys = pgTable('idempotency_keys', {
+  key: text('key').primaryKey(),
+  requestHash: text('request_hash').notNull(),
+  checkoutId: uuid('checkout_id').notNull(),
+  createdAt: createdAt(),
+});
+
+export const orders = pgTable(
+  'orders',
+  {
+    id: uuid('id').primaryKey(),
+    checkoutId: uuid('checkout_id').notNull().unique(),
+    customerEmail: text('customer_email').notNull(),
+    userId: uuid('user_id'),
+    status: text('status').notNull(),
+    amountMinor: integer('amount_minor').notNull(),
+    currency: text('currency').notNull(),
+    refundedMinor: integer('refunded_minor').notNull().default(0),
+    /** Sequence number of the last event published for this order; refund events continue from it. */
+    lastEventSequence: integer('last_event_sequence').notNull().default(0),
+    confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check('orders_refund_within_amount', sql`${t.refundedMinor} >= 0 AND ${t.refundedMinor} <= ${t.amountMinor}`)],
+);
+
+/** Lines priced from the catalog at reservation time; also what a release puts back. */
+export const orderLines = pgTable(
+  'order_lines',
+  {
+    orderId: uuid('order_id').notNull().references(() => orders.id),
+    sku: text('sku').notNull().references(() => products.sku),
+    name: text('name').notNull(),
+    quantity: integer('quantity').notNull(),
+    unitPriceMinor: integer('unit_price_minor').notNull(),
+    lineTotalMinor: integer('line_total_minor').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orderId, t.sku] }), check('order_lines_quantity_positive', sql`${t.quantity} > 0`)],
+);
+
+/** RESERVED -> CONSUMED (order confirmed) or RELEASED (compensated); a release happens at most once. */
+export const reservations = pgTable('reservations', {
+  checkoutId: uuid('checkout_id').primaryKey(),
+  orderId: uuid('order_id').notNull().references(() => orders.id),
+  status: text('status').notNull(),
+  createdAt: createdAt(),
+  releasedAt: timestamp('released_at', { withTimezone: true }),
+});
+
+export const payments = pgTable('payments', {
+  paymentIntentId: text('payment_intent_id').primaryKey(),
+  checkoutId: uuid('checkout_id').notNull().unique(),
+  orderId: uuid('order_id').notNull(),
+  amountMinor: integer('amount_minor').notNull(),
+  currency: text('currency').notNull(),
+  status: text('status').notNull(),
+  capturedMinor: integer('captured_minor').notNull().default(0),
+  refundedMinor: integer('refunded_minor').notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** One row per refund request, keyed by its refund key so a repeated request refunds once. */
+export const refunds = pgTable('refunds', {
+  refundKey: text('refund_key').primaryKey(),
+  orderId: uuid('order_id').notNull(),
+  paymentIntentId: text('payment_intent_id').notNull(),
+  stripeRefundId: text('stripe_refund_id').unique(),
+  amountMinor: integer('amount_minor').notNull(),
+  currency: text('currency').notNull(),
+  reason: text('reason'),
+  source: text('source').notNull(),
+  status: text('status').notNull(),
+  createdAt: createdAt(),
+});
+
+export const users = pgTable('users', {
+  id: uuid('id').primaryKey(),
+  email: text('email').notNull().unique(),
+  name: text('name'),
+  /** Set only when a checkout created the account: its compensation may remove only those. */
+  createdByCheckoutId: uuid('created_by_checkout_id'),
+  createdAt: createdAt(),
+});
+
+/** Only the SHA-256 of a token is stored; the raw token exists in the redirect URL alone. */
+export const ssoTokens = pgTable('sso_tokens', {
+  id: uuid('id').primaryKey(),
+  checkoutId: uuid('checkout_id').notNull().unique(),
+  userId: uuid('user_id').notNull(),
+  tokenHash: text('token_hash').notNull().unique(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  usedAt: timestamp('used_at', { withTimezone: true }),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  createdAt: createdAt(),
+});
+
+/** Every Stripe webhook delivery we accepted, deduplicated by Stripe's event id. */
+export const stripeEvents = pgTable('stripe_events', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  paymentIntentId: text('payment_intent_id'),
+  checkoutId: uuid('checkout_id'),
+  outcome: text('outcome').notNull(),
+  payload: jsonb('payload').notNull(),
+  receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+});

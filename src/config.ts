@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+/**
+ * The service's configuration, read from the environment once and validated at start.
+ * Every variable is documented in README.md ("Configuration"); defaults are the local stack's.
+ * A bad value stops the process with one line per variable, never a half-configured service.
+ */
+
+const DEV_WEBHOOK_SECRET = 'whsec_checkout_saga_local_development_only';
+const DEV_SSO_SECRET = 'checkout-saga-local-development-sso-secret-change-me';
+export const EMULATOR_SECRET_KEY = 'sk_test_checkout_saga_emulator';
+
+const durationMs = z.coerce.number().int().positive();
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    APP_URL: z.url().default('http://127.0.0.1:3000'),
+
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://postgres:postgres@127.0.0.1:54320/checkout_saga'),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+
+    TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').default('127.0.0.1:7233'),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().min(1).default('checkout'),
+    TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
+    /** Prebuilt workflow bundle; unset means the worker bundles src/workflows itself (dev and tests). */
+    WORKFLOW_BUNDLE_PATH: z.string().optional(),
+
+    KAFKA_BROKERS: z
+      .string()
+      .default('127.0.0.1:9092')
+      .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1)),
+    KAFKA_CLIENT_ID: z.string().min(1).default('checkout-saga'),
+    KAFKA_TOPIC: z.string().min(1).default('checkout.events'),
+    KAFKA_DLQ_TOPIC: z.string().min(1).default('checkout.events.dlq'),
+    KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).default(3),
+    KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).default(1),
+
+    STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_/, 'must be a Stripe secret key (sk_test_... or sk_live_...)').default(EMULATOR_SECRET_KEY),
+    /** Where the stripe SDK sends requests; unset with a real key means api.stripe.com. */
+    STRIPE_API_URL: z.url().optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_', 'must start with whsec_').default(DEV_WEBHOOK_SECRET),
+    STRIPE_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_/).optional(),
+
+    SSO_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_SSO_SECRET),
+    SSO_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(3600),
+
+    /** How long a 3-D Secure challenge or an async payment may stay open before the checkout gives up. */
+    PAYMENT_ACTION_TIMEOUT_MS: durationMs.default(15 * 60_000),
+    /** How long a compensation is retried before the checkout is parked in NEEDS_ATTENTION. */
+    COMPENSATION_RETRY_WINDOW_MS: durationMs.default(10 * 60_000),
+
+    SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').default('smtp://127.0.0.1:1025'),
+    MAIL_FROM: z.string().min(3).default('Checkout Saga <orders@checkout-saga.local>'),
+    MAIL_INBOX_URL: z.url().optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production') {
+      if (c.SSO_SECRET === DEV_SSO_SECRET) ctx.addIssue({ code: 'custom', path: ['SSO_SECRET'], message: 'must be set in production' });
+      if (c.STRIPE_WEBHOOK_SECRET === DEV_WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message: 'must be set in production' });
+    }
+  });
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  return result.data;
+}
+
+let cached: Config | undefined;
+/** The process-wide configuration; parsed on first use so a bad variable fails fast at start. */
+export function config(): Config {
+  cached ??= parseConfig();
+  return cached;
+}
+
+/** True when payments go to the project's Stripe emulator rather than to Stripe. */
+export function usesStripeEmulator(c: Config): boolean {
+  return c.STRIPE_SECRET_KEY === EMULATOR_SECRET_KEY;
+}
