@@ -1,0 +1,13 @@
+import type Stripe from 'stripe';
+import type { Database } from '../db/client';
+import type { EventPublisher } from '../events/publisher';
+
+/** The I/O clients activities receive from the worker: one pool, one producer, one Stripe client per process. */
+export interface ActivityDeps {
+  db: Database;
+  stripe: Stripe;
+  events: EventPublisher;
+  sso: { secret: string; ttlSeconds: number };
+  /** Base URL of the checkout page: where Stripe returns the customer after 3-D Secure. */
+  appUrl: string;
+}

@@ -1,0 +1,39 @@
+import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { config, ConfigError } from '../config';
+import { logger } from '../logger';
+import { createCheckoutWorker } from './checkout-worker';
+import { createWorkerResources } from './resources';
+import { temporalLogger } from './temporal-logger';
+
+/** The worker process: runs CheckoutWorkflow and its activities until SIGINT/SIGTERM, then drains. */
+async function main(): Promise<void> {
+  const cfg = config();
+  Runtime.install({
+    logger: temporalLogger(logger.child({ component: 'temporal' })),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+  });
+  const resources = createWorkerResources(cfg);
+  const connection = await NativeConnection.connect({ address: cfg.TEMPORAL_ADDRESS });
+  try {
+    const worker = await createCheckoutWorker({
+      connection,
+      namespace: cfg.TEMPORAL_NAMESPACE,
+      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+      deps: resources.deps,
+      ...(cfg.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: cfg.WORKFLOW_BUNDLE_PATH } : {}),
+    });
+    logger.info({ taskQueue: cfg.TEMPORAL_TASK_QUEUE, temporal: cfg.TEMPORAL_ADDRESS }, 'worker started');
+    // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown; run() resolves once drained.
+    await worker.run();
+    logger.info('worker stopped');
+  } finally {
+    await connection.close();
+    await resources.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) logger.fatal(err.message);
+  else logger.fatal({ err }, 'worker failed');
+  process.exit(1);
+});

@@ -1,0 +1,33 @@
+import { connectDatabase, type DatabaseHandle } from '../db/client';
+import type { Config } from '../config';
+import { createEventPublisher, type EventPublisher } from '../events/publisher';
+import { createStripeClient } from '../payments/stripe-client';
+import type { ActivityDeps } from '../activities';
+
+export interface WorkerResources {
+  deps: ActivityDeps;
+  database: DatabaseHandle;
+  events: EventPublisher;
+  close(): Promise<void>;
+}
+
+/** The worker process's I/O clients: built once, handed to the activity factories, closed on shutdown. */
+export function createWorkerResources(config: Config): WorkerResources {
+  const database = connectDatabase(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const events = createEventPublisher({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-worker`, topic: config.KAFKA_TOPIC });
+  const deps: ActivityDeps = {
+    db: database.db,
+    stripe: createStripeClient(config),
+    events,
+    sso: { secret: config.SSO_SECRET, ttlSeconds: config.SSO_TOKEN_TTL_SECONDS },
+    appUrl: config.APP_URL,
+  };
+  return {
+    deps,
+    database,
+    events,
+    async close() {
+      await Promise.allSettled([events.disconnect(), database.close()]);
+    },
+  };
+}

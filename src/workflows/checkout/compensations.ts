@@ -1,0 +1,56 @@
+import type { CompensationName, CompensationState } from './contract';
+
+type Undo = () => Promise<string>;
+
+/**
+ * The saga's undo stack. A step's undo is pushed before the step runs, so a step that timed out
+ * after doing its work is still undone; every undo is idempotent and starts with its own guard.
+ * Undo failures are kept, never swallowed: they stay `failed` until an operator retries them.
+ */
+export class Compensations {
+  private readonly undos: { name: CompensationName; undo: Undo }[] = [];
+
+  constructor(
+    /** The status document's list: updated in place so the status query shows progress. */
+    private readonly report: CompensationState[],
+    private readonly onChange: () => void,
+  ) {}
+
+  add(name: CompensationName, undo: Undo): void {
+    this.undos.push({ name, undo });
+  }
+
+  /** Runs every undo not yet done, newest first; returns the names that still failed. */
+  async run(): Promise<CompensationName[]> {
+    if (this.report.length === 0) {
+      for (const { name } of [...this.undos].reverse()) this.report.push({ name, status: 'pending' });
+      this.onChange();
+    }
+    const failed: CompensationName[] = [];
+    for (const entry of this.report) {
+      if (entry.status === 'done') continue;
+      const undo = this.undos.find((u) => u.name === entry.name)!.undo;
+      entry.status = 'running';
+      delete entry.error;
+      this.onChange();
+      try {
+        entry.outcome = await undo();
+        entry.status = 'done';
+      } catch (err) {
+        entry.status = 'failed';
+        entry.error = describe(err);
+        failed.push(entry.name);
+      }
+      this.onChange();
+    }
+    return failed;
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,145 @@
+/**
+ * The CheckoutWorkflow contract: every name the API, the CLI, the worker and the workflow share.
+ * Spelled once here so a signal or a status can never drift between them. Safe in the workflow
+ * sandbox: it only defines handles, it performs no I/O.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const CHECKOUT_WORKFLOW_TYPE = 'CheckoutWorkflow';
+export const checkoutWorkflowId = (checkoutId: string): string => `checkout-${checkoutId}`;
+export const checkoutIdFromWorkflowId = (workflowId: string): string | undefined =>
+  workflowId.startsWith('checkout-') ? workflowId.slice('checkout-'.length) : undefined;
+
+export const CHECKOUT_STATUSES = [
+  'PENDING',
+  'PROCESSING',
+  'REQUIRES_ACTION',
+  'COMPENSATING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'NEEDS_ATTENTION',
+] as const;
+export type CheckoutStatus = (typeof CHECKOUT_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly CheckoutStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+/** The saga's steps, in order; `step` in the status names the one in progress. */
+export const CHECKOUT_STEPS = ['reserveStock', 'capturePayment', 'createUser', 'issueSsoToken', 'confirmOrder'] as const;
+export type CheckoutStep = (typeof CHECKOUT_STEPS)[number];
+
+/** Machine-readable `failure.code` values; the first four are the customer's, the rest the system's. */
+export const FailureCode = {
+  OUT_OF_STOCK: 'OUT_OF_STOCK',
+  UNKNOWN_SKU: 'UNKNOWN_SKU',
+  INVALID_CART: 'INVALID_CART',
+  PAYMENT_DECLINED: 'PAYMENT_DECLINED',
+  PAYMENT_AUTHENTICATION_FAILED: 'PAYMENT_AUTHENTICATION_FAILED',
+  PAYMENT_ACTION_TIMEOUT: 'PAYMENT_ACTION_TIMEOUT',
+  PAYMENT_FAILED: 'PAYMENT_FAILED',
+  CANCELLED: 'CANCELLED',
+  STEP_FAILED: 'STEP_FAILED',
+} as const;
+export type FailureCode = (typeof FailureCode)[keyof typeof FailureCode];
+
+export interface CheckoutItem {
+  sku: string;
+  quantity: number;
+}
+
+export interface CheckoutInput {
+  checkoutId: string;
+  orderId: string;
+  customer: { email: string; name?: string };
+  items: CheckoutItem[];
+  paymentMethodId: string;
+  /** How long a 3-D Secure challenge or an async payment may stay open (PAYMENT_ACTION_TIMEOUT_MS). */
+  paymentActionTimeoutMs: number;
+  /** How long each compensation is retried before the checkout needs an operator (COMPENSATION_RETRY_WINDOW_MS). */
+  compensationRetryWindowMs: number;
+}
+
+export type CompensationName = 'releaseStock' | 'refundPayment' | 'deleteUser' | 'revokeSsoToken';
+
+export interface CompensationState {
+  name: CompensationName;
+  status: 'pending' | 'running' | 'done' | 'failed';
+  /** What the undo did, in an operator's words (e.g. "refunded 4200 EUR", "nothing to undo"). */
+  outcome?: string;
+  error?: string;
+}
+
+export type PaymentStatus =
+  | 'not_started'
+  | 'requires_confirmation'
+  | 'requires_action'
+  | 'processing'
+  | 'succeeded'
+  | 'failed'
+  | 'canceled'
+  | 'refunded';
+
+/** The answer of `GET /api/checkouts/:id` before the API adds what only it may compute (SSO URL). */
+export interface CheckoutState {
+  checkoutId: string;
+  orderId: string;
+  status: CheckoutStatus;
+  step: CheckoutStep | null;
+  amount: number | null;
+  currency: string | null;
+  customerEmail: string;
+  payment: {
+    status: PaymentStatus;
+    paymentIntentId?: string;
+    clientSecret?: string;
+    /** Where the customer completes 3-D Secure (Stripe's next_action redirect URL). */
+    nextActionUrl?: string;
+  };
+  failure?: { code: FailureCode | string; message: string };
+  userId?: string;
+  /** Present once the auto-login token exists; the raw token is never part of workflow state. */
+  sso?: { tokenId: string; expiresAt: string };
+  compensations: CompensationState[];
+  /** Increases on every change, so a long-poll can tell "changed" from "same". */
+  version: number;
+  updatedAt: string;
+}
+
+/** A Stripe webhook, reduced to what the saga needs; routed here by POST /webhooks/stripe. */
+export interface PaymentEventSignal {
+  stripeEventId: string;
+  type: string;
+  paymentIntentId: string;
+  /** The PaymentIntent's status carried by the event. */
+  intentStatus: string;
+  failureCode?: string;
+  failureMessage?: string;
+}
+
+export interface CancelRequest {
+  reason?: string;
+  requestedBy?: string;
+}
+
+export const paymentEventSignal = defineSignal<[PaymentEventSignal]>('paymentEvent');
+/** Fire-and-forget cancel (e.g. from the Web UI); the API and CLI use `cancelUpdate` to get an answer. */
+export const cancelSignal = defineSignal<[CancelRequest]>('cancel');
+/** Accepted while the checkout can still be undone; rejected (HTTP 409 / CLI exit 1) once it cannot. */
+export const cancelUpdate = defineUpdate<CheckoutState, [CancelRequest]>('cancel');
+/** For a checkout in NEEDS_ATTENTION: run the compensations that failed again, once the fault is fixed. */
+export const retryCompensationsUpdate = defineUpdate<CheckoutState, []>('retryCompensations');
+export const statusQuery = defineQuery<CheckoutState>('status');
+
+/** Search attributes the local stack and docker-compose register; ops filter the Web UI by them. */
+export const searchAttributes = {
+  status: defineSearchAttributeKey('CheckoutStatus', SearchAttributeType.KEYWORD),
+  step: defineSearchAttributeKey('CheckoutStep', SearchAttributeType.KEYWORD),
+  customerEmail: defineSearchAttributeKey('CustomerEmail', SearchAttributeType.KEYWORD),
+  orderTotal: defineSearchAttributeKey('OrderTotal', SearchAttributeType.INT),
+};
+
+export interface CheckoutResult {
+  status: CheckoutStatus;
+  orderId: string;
+  failure?: { code: string; message: string };
+}

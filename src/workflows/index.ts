@@ -1,0 +1,2 @@
+/** The workflows this worker runs; the bundler starts here, so nothing with I/O may be imported. */
+export { CheckoutWorkflow } from './checkout/workflow';
