@@ -59,6 +59,13 @@ export const idempotencyKeys = pgTable('idempotency_keys', {
   createdAt: createdAt(),
 });
 
+/**
+ * An order's life: PENDING while its checkout runs, then CONFIRMED, FAILED, CANCELLED or
+ * NEEDS_ATTENTION; a refund moves a CONFIRMED order to PARTIALLY_REFUNDED or REFUNDED.
+ */
+export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'FAILED', 'CANCELLED', 'NEEDS_ATTENTION', 'PARTIALLY_REFUNDED', 'REFUNDED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
 export const orders = pgTable(
   'orders',
   {
@@ -93,7 +100,10 @@ export const orderLines = pgTable(
   (t) => [primaryKey({ columns: [t.orderId, t.sku] }), check('order_lines_quantity_positive', sql`${t.quantity} > 0`)],
 );
 
-/** RESERVED -> CONSUMED (order confirmed) or RELEASED (compensated); a release happens at most once. */
+/**
+ * RESERVED -> CONSUMED (order confirmed) or RELEASED (compensated); a release happens at most once.
+ * CONSUMED -> RETURNED when a refund leaves the order fully refunded and its stock goes back, once.
+ */
 export const reservations = pgTable('reservations', {
   checkoutId: uuid('checkout_id').primaryKey(),
   orderId: uuid('order_id').notNull().references(() => orders.id),
@@ -115,19 +125,34 @@ export const payments = pgTable('payments', {
   updatedAt: updatedAt(),
 });
 
-/** One row per refund request, keyed by its refund key so a repeated request refunds once. */
-export const refunds = pgTable('refunds', {
-  refundKey: text('refund_key').primaryKey(),
-  orderId: uuid('order_id').notNull(),
-  paymentIntentId: text('payment_intent_id').notNull(),
-  stripeRefundId: text('stripe_refund_id').unique(),
-  amountMinor: integer('amount_minor').notNull(),
-  currency: text('currency').notNull(),
-  reason: text('reason'),
-  source: text('source').notNull(),
-  status: text('status').notNull(),
-  createdAt: createdAt(),
-});
+/**
+ * One row per refund request, keyed by its refund key so a repeated request refunds once.
+ * PENDING claims the amount before Stripe is called (so concurrent refunds of one order cannot
+ * over-refund), SUCCEEDED once Stripe refunded and the order's totals include it, FAILED when
+ * Stripe refused. A refund made outside the service is recorded SUCCEEDED with source 'stripe'.
+ */
+export const refunds = pgTable(
+  'refunds',
+  {
+    refundKey: text('refund_key').primaryKey(),
+    orderId: uuid('order_id').notNull(),
+    paymentIntentId: text('payment_intent_id').notNull(),
+    stripeRefundId: text('stripe_refund_id').unique(),
+    amountMinor: integer('amount_minor').notNull(),
+    currency: text('currency').notNull(),
+    reason: text('reason'),
+    source: text('source').notNull(),
+    status: text('status').notNull(),
+    createdAt: createdAt(),
+    /** The order's event sequence its payment.refunded carries: a re-sent event is byte-identical. */
+    eventSequence: integer('event_sequence'),
+    /** The order's refunded total right after this refund, for the same reason. */
+    refundedTotalMinor: integer('refunded_total_minor'),
+    failureReason: text('failure_reason'),
+    settledAt: timestamp('settled_at', { withTimezone: true }),
+  },
+  (t) => [index('refunds_order_idx').on(t.orderId)],
+);
 
 export const users = pgTable('users', {
   id: uuid('id').primaryKey(),
