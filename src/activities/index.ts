@@ -5,6 +5,7 @@ import { createPaymentActivities } from './checkout/payment';
 import { createSsoActivities } from './checkout/sso';
 import { createStockActivities } from './checkout/stock';
 import { createUserActivities } from './checkout/user';
+import { createRefundActivities } from './refund';
 
 /** Every activity the worker registers, built once per process around its shared clients. */
 export function createActivities(deps: ActivityDeps) {
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSsoActivities(deps),
     ...createOrderActivities(deps),
     ...createEventActivities(deps),
+    ...createRefundActivities(deps),
   };
 }
 

@@ -1,2 +1,4 @@
 /** The workflows this worker runs; the bundler starts here, so nothing with I/O may be imported. */
 export { CheckoutWorkflow } from './checkout/workflow';
+export { RefundWorkflow } from './refund/workflow';
+export { ExternalRefundWorkflow } from './refund/external-workflow';
