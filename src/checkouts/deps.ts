@@ -1,0 +1,35 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Database } from '../db/client';
+import type { Logger } from '../logger';
+
+/** How long the API waits on Temporal before it answers from PostgreSQL or with a 503. */
+export interface CheckoutTimeouts {
+  /** Starting a workflow: long enough for a busy frontend, short enough that a client sees 503 and retries. */
+  startWorkflowMs: number;
+  /** A status query: a worker answers in milliseconds; beyond this, PostgreSQL answers instead. */
+  statusQueryMs: number;
+  /** The cancel update waits for a worker to run its validator. */
+  cancelUpdateMs: number;
+  /** Long-poll cadence: cheap for the worker, quick enough for the live view to feel immediate. */
+  pollIntervalMs: number;
+}
+
+export const DEFAULT_CHECKOUT_TIMEOUTS: CheckoutTimeouts = {
+  startWorkflowMs: 5_000,
+  statusQueryMs: 1_500,
+  cancelUpdateMs: 10_000,
+  pollIntervalMs: 150,
+};
+
+export interface CheckoutDeps {
+  db: Database;
+  temporal: Client;
+  config: Pick<
+    Config,
+    'TEMPORAL_TASK_QUEUE' | 'PAYMENT_ACTION_TIMEOUT_MS' | 'COMPENSATION_RETRY_WINDOW_MS' | 'APP_URL' | 'SSO_SECRET'
+  >;
+  /** The request's logger, so every line carries its request id. */
+  logger: Logger;
+  timeouts: CheckoutTimeouts;
+}
