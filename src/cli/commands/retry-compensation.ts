@@ -1,0 +1,55 @@
+import { Command } from 'commander';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { CliContext } from '../context';
+import { CliError, oneLine } from '../errors';
+import { type Io } from '../output';
+import { jsonOption, timeoutOption } from '../options';
+import { retryCompensationsUpdate, type CheckoutState } from '../../workflows/checkout/contract';
+import { failingCompensations, findCheckout, isTerminal, renderState, statusFromSearchAttributes, waitForState } from '../checkouts';
+
+export function retryCompensationCommand(ctx: CliContext, io: Io): Command {
+  return new Command('retry-compensation')
+    .description('run the failed compensations of a NEEDS_ATTENTION checkout again, once their cause is fixed')
+    .argument('<checkoutId>', 'the checkout id (or its workflow id, checkout-<id>)')
+    .addOption(timeoutOption('the compensations to finish', 60))
+    .addOption(jsonOption())
+    .addHelpText(
+      'after',
+      '\nWaits until the checkout leaves COMPENSATING and prints where it ended. Exit 0 when every\n' +
+        'compensation is done (CANCELLED or FAILED), 1 when one still fails (NEEDS_ATTENTION again) or when refused.\n\n' +
+        'Examples:\n  $ checkout-saga list --status NEEDS_ATTENTION\n  $ checkout-saga retry-compensation 5d6b0c5e-2f1a-4c3e-9a51-0b7f1f0e2d11',
+    )
+    .action(async (rawId: string, opts: { timeout: number; json?: boolean }) => {
+      const client = await ctx.temporal();
+      const { checkoutId, handle, description } = await findCheckout(client, rawId);
+      if (description.status.name !== 'RUNNING') {
+        const status = statusFromSearchAttributes(description) ?? description.status.name;
+        throw new CliError('ALREADY_FINISHED', `checkout ${checkoutId} has already finished (${status}); there is nothing to retry`);
+      }
+
+      let accepted: CheckoutState;
+      try {
+        accepted = await client.withDeadline(Date.now() + 15_000, () => handle.executeUpdate(retryCompensationsUpdate));
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          throw new CliError('RETRY_REFUSED', `retry refused: ${oneLine(err.cause?.message ?? err.message)}`);
+        }
+        if (err instanceof WorkflowNotFoundError) throw new CliError('ALREADY_FINISHED', `checkout ${checkoutId} has already finished; there is nothing to retry`);
+        throw err;
+      }
+
+      // The update's answer may predate the retry round; a NEEDS_ATTENTION with a newer version is the round's verdict.
+      const settled = (s: CheckoutState) => isTerminal(s.status) || (s.status === 'NEEDS_ATTENTION' && s.version > accepted.version);
+      const { state, timedOut } = await waitForState(client, handle, settled, opts.timeout * 1000);
+      const final = state ?? accepted;
+      if (opts.json) io.stdout(JSON.stringify({ ok: !timedOut && isTerminal(final.status), checkout: final }, null, 2));
+
+      if (timedOut) {
+        throw new CliError('STILL_COMPENSATING', `retry started, but checkout ${checkoutId} is still ${final.status} after ${opts.timeout} s; follow it with \`status ${checkoutId}\``);
+      }
+      if (final.status === 'NEEDS_ATTENTION') {
+        throw new CliError('NEEDS_ATTENTION', `compensation still failing: ${failingCompensations(final)}; checkout ${checkoutId} stays in NEEDS_ATTENTION`);
+      }
+      if (!opts.json) io.stdout(`Compensations finished: checkout ${checkoutId} is ${final.status}.\n\n${renderState(final)}`);
+    });
+}
