@@ -26,6 +26,8 @@ const schema = z
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('checkout'),
     TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
+    /** The worker's Prometheus endpoint (SDK runtime metrics and checkout outcome counters); 0 turns it off. */
+    WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     /** Prebuilt workflow bundle; unset means the worker bundles src/workflows itself (dev and tests). */
     WORKFLOW_BUNDLE_PATH: z.string().optional(),
 

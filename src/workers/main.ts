@@ -1,6 +1,7 @@
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { config, ConfigError } from '../config';
 import { logger } from '../logger';
+import { observabilityInterceptor } from '../metrics/activity-interceptor';
 import { createCheckoutWorker } from './checkout-worker';
 import { createWorkerResources } from './resources';
 import { temporalLogger } from './temporal-logger';
@@ -10,7 +11,13 @@ async function main(): Promise<void> {
   const cfg = config();
   Runtime.install({
     logger: temporalLogger(logger.child({ component: 'temporal' })),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      // Served by the SDK core at /metrics: task slots, poll latencies, schedule-to-start, workflow
+      // and activity outcomes, plus the checkout counters of src/metrics. All interfaces, so a
+      // Prometheus in another container can scrape it; it exposes counts, never payloads.
+      ...(cfg.WORKER_METRICS_PORT > 0 ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${cfg.WORKER_METRICS_PORT}` } } } : {}),
+    },
   });
   const resources = createWorkerResources(cfg);
   const connection = await NativeConnection.connect({ address: cfg.TEMPORAL_ADDRESS });
@@ -20,9 +27,13 @@ async function main(): Promise<void> {
       namespace: cfg.TEMPORAL_NAMESPACE,
       taskQueue: cfg.TEMPORAL_TASK_QUEUE,
       deps: resources.deps,
+      interceptors: { activity: [observabilityInterceptor] },
       ...(cfg.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: cfg.WORKFLOW_BUNDLE_PATH } : {}),
     });
-    logger.info({ taskQueue: cfg.TEMPORAL_TASK_QUEUE, temporal: cfg.TEMPORAL_ADDRESS }, 'worker started');
+    logger.info(
+      { taskQueue: cfg.TEMPORAL_TASK_QUEUE, temporal: cfg.TEMPORAL_ADDRESS, metricsPort: cfg.WORKER_METRICS_PORT || null },
+      'worker started',
+    );
     // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown; run() resolves once drained.
     await worker.run();
     logger.info('worker stopped');
