@@ -98,7 +98,7 @@ export async function requestRefund(
     }
   }
 
-  const result = await waitForResult(handle, workflowId, opts.waitMs);
+  const result = await waitForResult(client, handle, workflowId, opts.waitMs);
   assertSameRequest(result, request, workflowId);
   return { result, workflowId, repeated };
 }
@@ -112,20 +112,22 @@ async function describeStatus(client: Client, workflowId: string): Promise<strin
   }
 }
 
-async function waitForResult(handle: WorkflowHandle<typeof RefundWorkflow>, workflowId: string, waitMs: number): Promise<RefundResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RefundStillRunningError(workflowId, waitMs)), waitMs);
-  });
+async function waitForResult(
+  client: Client,
+  handle: WorkflowHandle<typeof RefundWorkflow>,
+  workflowId: string,
+  waitMs: number,
+): Promise<RefundResult> {
+  const deadline = AbortSignal.timeout(waitMs);
   try {
-    return await Promise.race([handle.result(), timeout]);
+    // The abort ends the long poll itself, so no request is left hanging on the connection.
+    return await client.withAbortSignal(deadline, () => handle.result());
   } catch (err) {
+    if (deadline.aborted) throw new RefundStillRunningError(workflowId, waitMs);
     if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type) {
       throw new RefundRefusedError(err.cause.type, err.cause.message, workflowId);
     }
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
 }
 
