@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Client } from '@temporalio/client';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { Registry } from 'prom-client';
+import { DEFAULT_CHECKOUT_TIMEOUTS, type CheckoutTimeouts } from '../checkouts/deps';
+import { usesStripeEmulator, type Config } from '../config';
+import type { Database } from '../db/client';
+import type { Logger } from '../logger';
+import type { ChargeEventHandler } from '../payments/webhooks';
+import { createAccessTokens } from '../sso/access-token';
+import { createApiMetrics, httpMetricsMiddleware } from './metrics';
+import { errorHandler, notFoundHandler, sendProblem } from './problem';
+import type { ReadinessChecker } from './readiness';
+import { checkoutRoutes } from './routes/checkouts';
+import type { ApiContext } from './routes/context';
+import { healthRoutes } from './routes/health';
+import { meRoutes } from './routes/me';
+import { pageRoutes } from './routes/page';
+import { productRoutes } from './routes/products';
+import { ssoApiRoutes, ssoBrowserRoutes } from './routes/sso';
+import { stripeWebhookRoutes } from './routes/stripe-webhooks';
+
+export interface ApiTimeouts extends CheckoutTimeouts {
+  /** Signalling a workflow from a webhook: past this, Stripe gets a 503 and retries later. */
+  webhookSignalMs: number;
+}
+
+/** Everything the API talks to, injected so tests run the real app on port 0 against the local stack. */
+export interface ApiDeps {
+  config: Config;
+  db: Database;
+  temporal: Client;
+  logger: Logger;
+  metrics: Registry;
+  readiness: ReadinessChecker;
+  /** External refunds and disputes from Stripe (`charge.refunded`, `charge.dispute.created`). */
+  onChargeEvent?: ChargeEventHandler;
+  timeouts?: Partial<ApiTimeouts>;
+  /** Aborted when the process starts draining, so open long-polls answer at once. */
+  shutdownSignal?: AbortSignal;
+}
+
+/** A JSON API body never needs more; a bigger one is a mistake or an attempt to tie up the parser. */
+export const JSON_BODY_LIMIT = '32kb';
+
+export function createApp(deps: ApiDeps): Express {
+  const timeouts: ApiTimeouts = { ...DEFAULT_CHECKOUT_TIMEOUTS, webhookSignalMs: 5_000, ...deps.timeouts };
+  const ctx: ApiContext = {
+    deps: { ...deps, timeouts },
+    metrics: createApiMetrics(deps.metrics),
+    accessTokens: createAccessTokens({ ssoSecret: deps.config.SSO_SECRET, ttlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS }),
+    checkoutDeps: (req) => ({ db: deps.db, temporal: deps.temporal, config: deps.config, logger: req.log, timeouts }),
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestLogging(deps.logger));
+  app.use(httpMetricsMiddleware(ctx.metrics));
+  app.use(securityHeaders(deps.config));
+
+  app.use(healthRoutes(ctx));
+  app.use(stripeWebhookRoutes(ctx));
+
+  const api = express.Router();
+  api.use(requireJsonBody);
+  api.use(express.json({ limit: JSON_BODY_LIMIT, type: ['application/json', 'application/*+json'] }));
+  api.use(productRoutes(ctx));
+  api.use('/checkouts', checkoutRoutes(ctx));
+  api.use(ssoApiRoutes(ctx));
+  api.use(meRoutes(ctx));
+  app.use('/api', api);
+
+  app.use(ssoBrowserRoutes(ctx));
+  app.use(pageRoutes());
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}
+
+/**
+ * pino-http gives every request an id (the caller's `X-Request-Id` when it is sane, else a new
+ * UUID), echoes it, and binds it to `req.log`, so every line a request causes carries it.
+ */
+function requestLogging(logger: Logger) {
+  return pinoHttp({
+    logger,
+    quietReqLogger: true,
+    customAttributeKeys: { reqId: 'requestId' },
+    genReqId: (req: IncomingMessage, res: ServerResponse) => {
+      const incoming = req.headers['x-request-id'];
+      const id = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+    serializers: {
+      // No headers (cookies, bearer tokens, signatures) and no token in a logged URL.
+      req: (req: { id: unknown; method: string; url: string }) => ({ method: req.method, url: redactUrl(req.url) }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+  });
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/([?&](?:token|access_token)=)[^&#]*/gi, '$1[redacted]');
+}
+
+/**
+ * helmet's defaults, with a CSP that lets the page run its own script and nothing else, plus
+ * Stripe.js (real key) or the emulator's 3-D Secure page (local) in a frame. HSTS and
+ * upgrade-insecure-requests only where the app is served over HTTPS.
+ */
+function securityHeaders(config: Config): RequestHandler {
+  const https = config.APP_URL.startsWith('https:');
+  const stripeJs = Boolean(config.STRIPE_PUBLISHABLE_KEY) && !usesStripeEmulator(config);
+  const emulatorOrigin = usesStripeEmulator(config) && config.STRIPE_API_URL ? new URL(config.STRIPE_API_URL).origin : undefined;
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        'script-src': ["'self'", ...(stripeJs ? ['https://js.stripe.com'] : [])],
+        'connect-src': ["'self'", ...(stripeJs ? ['https://api.stripe.com'] : [])],
+        'frame-src': ["'self'", ...(stripeJs ? ['https://js.stripe.com', 'https://hooks.stripe.com'] : []), ...(emulatorOrigin ? [emulatorOrigin] : [])],
+        'img-src': ["'self'", 'data:'],
+        'upgrade-insecure-requests': https ? [] : null,
+      },
+    },
+    strictTransportSecurity: https,
+  });
+}
+
+/** A POST to the JSON API with a body in any other media type is refused before parsing (415). */
+const requireJsonBody: RequestHandler = (req, res, next) => {
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+  if (!hasBody || !['POST', 'PUT', 'PATCH'].includes(req.method) || req.is(['application/json', 'application/*+json'])) return next();
+  sendProblem(req, res, {
+    status: 415,
+    code: 'unsupported-media-type',
+    title: 'Unsupported media type',
+    detail: 'Send the body as application/json.',
+  });
+};

@@ -1,0 +1,57 @@
+import type { CookieOptions, Request, RequestHandler, Response } from 'express';
+import { AuthenticationRequiredError } from '../checkouts/errors';
+import type { AccessTokenClaims, AccessTokens } from '../sso/access-token';
+
+/** The browser's copy of the access token, set by /sso/callback; HttpOnly so page scripts never see it. */
+export const SESSION_COOKIE = 'checkout_saga_session';
+
+export function sessionCookieOptions(appUrl: string, maxAgeSeconds: number): CookieOptions {
+  return {
+    httpOnly: true,
+    // Lax: sent on the top-level redirect from the checkout page, not on cross-site POSTs.
+    sameSite: 'lax',
+    secure: appUrl.startsWith('https:'),
+    path: '/',
+    maxAge: maxAgeSeconds * 1000,
+  };
+}
+
+/**
+ * Accepts `Authorization: Bearer <jwt>` (API clients) or the session cookie (the app page) and puts
+ * the customer in `res.locals.customer`; anything else is a 401 problem. Other routes that act for
+ * a customer (e.g. `GET /api/me/orders`) mount this and read `authenticatedCustomer(res)`.
+ */
+export function requireAccessToken(accessTokens: AccessTokens): RequestHandler {
+  return async (req, res, next) => {
+    const token = bearerToken(req) ?? readCookie(req, SESSION_COOKIE);
+    const claims = token ? await accessTokens.verify(token) : undefined;
+    if (!claims) return next(new AuthenticationRequiredError());
+    res.locals.customer = claims;
+    return next();
+  };
+}
+
+export function authenticatedCustomer(res: Response): AccessTokenClaims {
+  const customer = res.locals.customer as AccessTokenClaims | undefined;
+  if (!customer) throw new Error('authenticatedCustomer() used on a route without requireAccessToken()');
+  return customer;
+}
+
+function bearerToken(req: Request): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
+  return match?.[1];
+}
+
+function readCookie(req: Request, name: string): string | undefined {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,103 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { Kafka, logLevel } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { config, ConfigError, type Config } from '../config';
+import { connectDatabase } from '../db/client';
+import { logger } from '../logger';
+import type { ChargeEventHandler } from '../payments/webhooks';
+import { createApp } from './app';
+import { createReadinessChecker, kafkaProbe, postgresProbe, temporalProbe } from './readiness';
+
+/** In-flight requests get this long to finish on SIGTERM before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface ApiServer {
+  server: Server;
+  /** Where it listens, e.g. `http://127.0.0.1:3000`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects the API's clients and listens. Temporal and Kafka are connected lazily: the API starts
+ * (and answers status from PostgreSQL, and reports itself not ready) while either is down.
+ */
+export async function startApiServer(cfg: Config, options: { port?: number; host?: string; onChargeEvent?: ChargeEventHandler } = {}): Promise<ApiServer> {
+  const database = connectDatabase(cfg.DATABASE_URL, cfg.DATABASE_POOL_SIZE);
+  const connection = Connection.lazy({ address: cfg.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+  const kafkaAdmin = new Kafka({
+    clientId: `${cfg.KAFKA_CLIENT_ID}-api`,
+    brokers: cfg.KAFKA_BROKERS,
+    logLevel: logLevel.NOTHING,
+    // Readiness asks again every few seconds; kafkajs's own retries would only make it slower to answer.
+    retry: { retries: 0 },
+    connectionTimeout: 1_500,
+  }).admin();
+  const draining = new AbortController();
+
+  const app = createApp({
+    config: cfg,
+    db: database.db,
+    temporal,
+    logger,
+    metrics: new Registry(),
+    readiness: createReadinessChecker(
+      { postgres: postgresProbe(database.sql), temporal: temporalProbe(temporal), kafka: kafkaProbe(kafkaAdmin) },
+      { logger },
+    ),
+    shutdownSignal: draining.signal,
+    ...(options.onChargeEvent ? { onChargeEvent: options.onChargeEvent } : {}),
+  });
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(options.port ?? cfg.PORT, options.host ?? '0.0.0.0', (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      draining.abort();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const forced = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(forced);
+      await Promise.allSettled([database.close(), connection.close(), kafkaAdmin.disconnect()]);
+    })());
+
+  return { server, url, close };
+}
+
+async function main(): Promise<void> {
+  const cfg = config();
+  const api = await startApiServer(cfg);
+  logger.info({ url: api.url, appUrl: cfg.APP_URL }, 'API listening');
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'API draining');
+    api
+      .close()
+      .then(() => {
+        logger.info('API stopped');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'API did not stop cleanly');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    if (err instanceof ConfigError) logger.fatal(err.message);
+    else logger.fatal({ err }, 'API failed to start');
+    process.exit(1);
+  });
+}

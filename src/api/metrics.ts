@@ -1,0 +1,43 @@
+import type { Request, RequestHandler } from 'express';
+import { collectDefaultMetrics, Counter, Histogram, type Registry } from 'prom-client';
+
+export interface ApiMetrics {
+  registry: Registry;
+  httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
+  checkoutsStarted: Counter;
+}
+
+/** Registers the API's metrics in `registry` (once per registry, so tests may build many apps). */
+export function createApiMetrics(registry: Registry): ApiMetrics {
+  if (!registry.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics({ register: registry });
+  const httpRequestDuration =
+    (registry.getSingleMetric('http_request_duration_seconds') as Histogram<'method' | 'route' | 'status'> | undefined) ??
+    new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by method, route pattern and status code',
+      labelNames: ['method', 'route', 'status'] as const,
+      // Long-polls of the status endpoint run up to 30 s, hence the top buckets.
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+  const checkoutsStarted =
+    (registry.getSingleMetric('checkouts_started_total') as Counter | undefined) ??
+    new Counter({ name: 'checkouts_started_total', help: 'Checkouts accepted and handed to the saga (idempotent replays excluded)', registers: [registry] });
+  return { registry, httpRequestDuration, checkoutsStarted };
+}
+
+/** Labels by route pattern, never by raw path: a checkout id per label would explode the series. */
+export function httpMetricsMiddleware(metrics: ApiMetrics): RequestHandler {
+  return (req, res, next) => {
+    const stop = metrics.httpRequestDuration.startTimer();
+    res.on('finish', () => stop({ method: req.method, route: routeLabel(req), status: String(res.statusCode) }));
+    next();
+  };
+}
+
+function routeLabel(req: Request): string {
+  const route = req.route as { path?: unknown } | undefined;
+  if (route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
+  if (req.path.startsWith('/assets/')) return '/assets';
+  return 'unmatched';
+}

@@ -1,0 +1,79 @@
+import { Router, type Request } from 'express';
+import { cancelCheckout } from '../../checkouts/cancel';
+import { CheckoutNotFoundError, InvalidInputError, type FieldError } from '../../checkouts/errors';
+import {
+  cancelCheckoutSchema,
+  checkoutIdSchema,
+  idempotencyKeySchema,
+  startCheckoutSchema,
+  statusQuerySchema,
+  type StartCheckoutRequest,
+} from '../../checkouts/schemas';
+import { startCheckout } from '../../checkouts/start';
+import { getCheckoutStatus } from '../../checkouts/status';
+import { parseInput, toFieldErrors } from '../../checkouts/validation';
+import type { ApiContext } from './context';
+
+const statusUrl = (checkoutId: string) => `/api/checkouts/${checkoutId}`;
+
+export function checkoutRoutes(ctx: ApiContext): Router {
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const { request, idempotencyKey } = parseStartRequest(req);
+    const result = await startCheckout(ctx.checkoutDeps(req), request, idempotencyKey);
+    if (!result.replayed) ctx.metrics.checkoutsStarted.inc();
+    if (result.replayed) res.set('Idempotent-Replayed', 'true');
+    res
+      .status(202)
+      .location(statusUrl(result.checkoutId))
+      .json({ checkoutId: result.checkoutId, status: result.status, statusUrl: statusUrl(result.checkoutId) });
+  });
+
+  router.get('/:id', async (req, res) => {
+    const checkoutId = parseCheckoutId(req.params.id);
+    const query = parseInput(statusQuerySchema, req.query, 'query');
+    // Stop a long-poll as soon as the client goes away or the server starts draining.
+    const closed = new AbortController();
+    res.on('close', () => closed.abort());
+    const signal = ctx.deps.shutdownSignal ? AbortSignal.any([closed.signal, ctx.deps.shutdownSignal]) : closed.signal;
+    const { view, source } = await getCheckoutStatus(ctx.checkoutDeps(req), checkoutId, {
+      ...(query.waitForChangeMs !== undefined ? { waitForChangeMs: query.waitForChangeMs } : {}),
+      ...(query.sinceVersion !== undefined ? { sinceVersion: query.sinceVersion } : {}),
+      signal,
+    });
+    // The body may hold a login link and a client secret: never cache it anywhere.
+    res.set({ 'Cache-Control': 'no-store', 'X-Status-Source': source }).json(view);
+  });
+
+  router.post('/:id/cancel', async (req, res) => {
+    const checkoutId = parseCheckoutId(req.params.id);
+    const body = parseInput(cancelCheckoutSchema, req.body);
+    const result = await cancelCheckout(ctx.checkoutDeps(req), checkoutId, body);
+    res
+      .status(202)
+      .location(statusUrl(checkoutId))
+      .json({ checkoutId, status: result.status, statusUrl: statusUrl(checkoutId) });
+  });
+
+  return router;
+}
+
+/** Body and header errors are reported together, so a client fixes everything in one round. */
+function parseStartRequest(req: Request): { request: StartCheckoutRequest; idempotencyKey?: string } {
+  const errors: FieldError[] = [];
+  const rawKey = req.get('idempotency-key');
+  const key = rawKey === undefined ? undefined : idempotencyKeySchema.safeParse(rawKey);
+  if (key && !key.success) errors.push(...toFieldErrors(key.error, 'Idempotency-Key').map((e) => ({ ...e, field: 'Idempotency-Key' })));
+  const body = startCheckoutSchema.safeParse(req.body);
+  if (!body.success) errors.push(...toFieldErrors(body.error));
+  if (errors.length > 0 || !body.success) throw new InvalidInputError(errors);
+  return { request: body.data, ...(key?.success ? { idempotencyKey: key.data } : {}) };
+}
+
+/** A path segment that is not a UUID names no checkout: 404, and PostgreSQL never sees it. */
+function parseCheckoutId(raw: string | string[] | undefined): string {
+  const parsed = checkoutIdSchema.safeParse(raw);
+  if (!parsed.success) throw new CheckoutNotFoundError();
+  return parsed.data.toLowerCase();
+}

@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { Router } from 'express';
+import { z } from 'zod';
+import { InvalidLoginTokenError } from '../../checkouts/errors';
+import { parseInput } from '../../checkouts/validation';
+import { redeemSsoToken } from '../../sso/redeem';
+import { SESSION_COOKIE, sessionCookieOptions } from '../auth';
+import type { ApiContext } from './context';
+import { PAGE_DIR } from './page';
+
+const redeemSchema = z.object(
+  { token: z.string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') }).min(1, 'must not be empty').max(512, 'is too long') },
+  { error: 'the body must be a JSON object' },
+);
+
+export function ssoApiRoutes({ deps, accessTokens }: ApiContext): Router {
+  const router = Router();
+  router.post('/sso/redeem', async (req, res) => {
+    const { token } = parseInput(redeemSchema, req.body);
+    const login = await redeemSsoToken({ db: deps.db, accessTokens, logger: req.log }, token);
+    res.set('Cache-Control', 'no-store').json({
+      accessToken: login.accessToken,
+      tokenType: 'Bearer',
+      expiresAt: login.expiresAt.toISOString(),
+      user: login.user,
+    });
+  });
+
+  /** Ends the browser session of the app page; a bearer token simply expires. */
+  router.post('/sso/logout', (_req, res) => {
+    const { maxAge: _unused, ...options } = sessionCookieOptions(deps.config.APP_URL, 0);
+    res.clearCookie(SESSION_COOKIE, options).status(204).end();
+  });
+  return router;
+}
+
+/** The browser side of the same redeem: a cookie and a redirect, or a page that says what happened. */
+export function ssoBrowserRoutes({ deps, accessTokens }: ApiContext): Router {
+  const router = Router();
+  router.get('/sso/callback', async (req, res) => {
+    res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
+    const token = typeof req.query.token === 'string' ? req.query.token : '';
+    try {
+      if (token.length === 0 || token.length > 512) throw new InvalidLoginTokenError();
+      const login = await redeemSsoToken({ db: deps.db, accessTokens, logger: req.log }, token);
+      res.cookie(SESSION_COOKIE, login.accessToken, sessionCookieOptions(deps.config.APP_URL, accessTokens.ttlSeconds));
+      // 303: the browser follows with a GET, and the token-bearing URL is not kept in history as the page.
+      res.redirect(303, '/app');
+    } catch (err) {
+      if (!(err instanceof InvalidLoginTokenError)) throw err;
+      res.status(401).sendFile(path.join(PAGE_DIR, 'link-expired.html'));
+    }
+  });
+  return router;
+}
