@@ -96,3 +96,10 @@ export function config(): Config {
 export function usesStripeEmulator(c: Config): boolean {
   return c.STRIPE_SECRET_KEY === EMULATOR_SECRET_KEY;
 }
+
+/**
+ * The name of every variable the service reads (the schema's keys). docker-compose.yml is tested
+ * against it, so a deployment cannot set a variable the code does not know (a typo is otherwise
+ * silently ignored and the default used).
+ */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(schema.shape));
