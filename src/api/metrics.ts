@@ -35,9 +35,18 @@ export function httpMetricsMiddleware(metrics: ApiMetrics): RequestHandler {
   };
 }
 
+/**
+ * `req.baseUrl` is reset by the time an error has left its router, so the mount prefix is recovered
+ * from the URL instead: the route's own pattern covers the last N segments of the path.
+ */
 function routeLabel(req: Request): string {
   const route = req.route as { path?: unknown } | undefined;
-  if (route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
+  if (route && typeof route.path === 'string') {
+    const own = route.path.split('/').filter(Boolean);
+    const segments = (req.originalUrl.split('?')[0] ?? '').split('/').filter(Boolean);
+    const prefix = segments.slice(0, Math.max(0, segments.length - own.length));
+    return `/${[...prefix, ...own].join('/')}`;
+  }
   if (req.path.startsWith('/assets/')) return '/assets';
   return 'unmatched';
 }

@@ -72,7 +72,7 @@ export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, next) 
     const status = STATUS_BY_KIND[err.kind];
     if (err.kind === 'unavailable' && 'retryAfterSeconds' in err) {
       res.set('Retry-After', String(err.retryAfterSeconds));
-      req.log.warn({ err, dependency: (err as { dependency?: string }).dependency }, 'dependency unavailable');
+      req.log.warn({ err: err.cause ?? err, dependency: (err as { dependency?: string }).dependency }, 'dependency unavailable: answered 503');
     }
     if (err.code === 'authentication-required') res.set('WWW-Authenticate', 'Bearer realm="checkout-saga"');
     return sendProblem(req, res, { status, code: err.code, title: err.title, detail: err.detail, ...err.extensions });

@@ -43,8 +43,8 @@ export async function cancelCheckout(deps: CheckoutDeps, checkoutId: string, req
 }
 
 /**
- * No running workflow: either it has finished (too late to cancel) or it was never started because
- * Temporal was down when the checkout was submitted. The second has nothing to undo, so the row
+ * No running workflow: either it has finished (too late to cancel, or already cancelled) or it was
+ * never started because Temporal was down when the checkout was submitted. The second has nothing to undo, so the row
  * alone is cancelled, conditionally, so an idempotent replay can no longer start it.
  */
 async function cancelWithoutWorkflow(deps: CheckoutDeps, checkoutId: string): Promise<CancelCheckoutResult> {
@@ -57,7 +57,11 @@ async function cancelWithoutWorkflow(deps: CheckoutDeps, checkoutId: string): Pr
     deps.logger.info({ checkoutId }, 'checkout cancelled before its workflow started');
     return { checkoutId, status: 'CANCELLED' };
   }
-  throw new CheckoutNotCancellableError(await currentStatus(deps, checkoutId));
+  const status = await currentStatus(deps, checkoutId);
+  // Cancelling a cancelled checkout is what the client wanted anyway: answer like the first time,
+  // as the workflow's own validator does while it is still finishing its undo.
+  if (status === 'CANCELLED') return { checkoutId, status };
+  throw new CheckoutNotCancellableError(status);
 }
 
 async function currentStatus(deps: CheckoutDeps, checkoutId: string): Promise<string | undefined> {

@@ -30,7 +30,7 @@ export const skuSchema = requiredString('string')
   .trim()
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters')
-  .regex(/^[\w.:-]+$/, 'may only contain letters, digits and . _ : -');
+  .regex(/^[\w.:-]*$/, 'may only contain letters, digits and . _ : -');
 
 const quantity = z
   .number({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a number') })

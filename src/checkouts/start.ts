@@ -114,7 +114,7 @@ async function startCheckoutWorkflow(deps: CheckoutDeps, ids: { checkoutId: stri
     );
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
-    deps.logger.warn({ err, checkoutId }, 'could not start the checkout workflow');
+    // The row stays PENDING: a retry with the same Idempotency-Key starts this very checkout.
     rethrowTemporalUnavailable(err);
   }
 }
