@@ -1,0 +1,284 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import * as schema from '../../db/schema';
+import { createReadinessChecker, postgresProbe, temporalProbe } from '../../src/api/readiness';
+import { checkoutWorkflowId } from '../../src/workflows/checkout/contract';
+import { startTestApi, startVariantApp, type TestApi } from './support';
+
+interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: { field: string; message: string }[];
+  skus?: string[];
+}
+
+describe('POST /api/checkouts', () => {
+  let api: TestApi;
+  let sku: string;
+  beforeAll(async () => {
+    api = await startTestApi();
+    sku = await api.h.seedProduct({ stock: 1000, priceMinor: 1250 });
+  });
+  afterAll(async () => {
+    await api?.h.assertNoChargeWithoutOrderOrRefund();
+    await api?.close();
+  });
+
+  const valid = () => ({
+    customer: { email: `buyer-${randomUUID().slice(0, 8)}@example.com`, name: 'Ada Buyer' },
+    items: [{ sku, quantity: 1 }],
+    paymentMethodId: 'pm_card_visa',
+  });
+
+  it('answers 202 with the checkout id, its status URL and a Location header, and the saga completes', async () => {
+    const res = await api.startCheckout(sku);
+
+    expect(res.status).toBe(202);
+    const checkoutId = String(res.body.checkoutId);
+    expect(checkoutId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.body).toEqual({ checkoutId, status: 'PENDING', statusUrl: `/api/checkouts/${checkoutId}` });
+    expect(res.headers.get('location')).toBe(`/api/checkouts/${checkoutId}`);
+    const done = await api.waitForStatus(checkoutId, (v) => v.status === 'COMPLETED');
+    expect(done).toMatchObject({ amount: 1250, currency: 'EUR', payment: { status: 'succeeded' } });
+  });
+
+  it('prices the cart from the catalog and ignores any price, total or amount the client sends', async () => {
+    const pricey = await api.h.seedProduct({ stock: 10, priceMinor: 4999 });
+    const body = { ...valid(), items: [{ sku: pricey, quantity: 2, price: 1, unitPrice: 1 }], total: 2, amount: 2, currency: 'USD' };
+    const res = await api.request('POST', '/api/checkouts', { json: body });
+
+    expect(res.status).toBe(202);
+    const done = await api.waitForStatus(String(res.body.checkoutId), (v) => v.status === 'COMPLETED');
+    expect(done.amount).toBe(2 * 4999);
+    expect(done.currency).toBe('EUR');
+    const money = await api.h.emulator.moneyFor(String(res.body.checkoutId));
+    expect(money.captured).toBe(2 * 4999);
+  });
+
+  it('stores the email trimmed and lower-cased', async () => {
+    const res = await api.request('POST', '/api/checkouts', { json: { ...valid(), customer: { email: '  Mixed.Case@Example.COM ' } } });
+
+    expect(res.status).toBe(202);
+    const [row] = await api.h.db.select().from(schema.checkouts).where(eq(schema.checkouts.id, String(res.body.checkoutId)));
+    expect(row!.customerEmail).toBe('mixed.case@example.com');
+  });
+
+  it('refuses an unknown SKU at once with 422, naming the SKU, and starts nothing', async () => {
+    const res = await api.request<Problem>('POST', '/api/checkouts', {
+      json: { ...valid(), items: [{ sku, quantity: 1 }, { sku: 'NO-SUCH-SKU', quantity: 1 }] },
+    });
+
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({
+      type: 'urn:checkout-saga:problem:unknown-sku',
+      status: 422,
+      detail: 'Unknown product: NO-SUCH-SKU.',
+      skus: ['NO-SUCH-SKU'],
+      errors: [{ field: 'items[1].sku', message: 'no product has the SKU NO-SUCH-SKU' }],
+    });
+  });
+
+  describe('invalid input is a 400 problem naming each bad field', () => {
+    const cases: [string, (body: Record<string, unknown>) => unknown, { field: string; message: string }[]][] = [
+      ['a missing customer', ({ customer: _c, ...rest }) => rest, [{ field: 'customer', message: 'is required' }]],
+      ['a missing email', (b) => ({ ...b, customer: { name: 'No Email' } }), [{ field: 'customer.email', message: 'is required' }]],
+      ['an email that is not one', (b) => ({ ...b, customer: { email: 'not-an-email' } }), [{ field: 'customer.email', message: 'must be a valid email address' }]],
+      ['an email of the wrong type', (b) => ({ ...b, customer: { email: 42 } }), [{ field: 'customer.email', message: 'must be a string' }]],
+      ['a name of the wrong type', (b) => ({ ...b, customer: { email: 'a@example.com', name: ['x'] } }), [{ field: 'customer.name', message: 'must be a string' }]],
+      ['missing items', ({ items: _i, ...rest }) => rest, [{ field: 'items', message: 'is required' }]],
+      ['items that are not a list', (b) => ({ ...b, items: 'everything' }), [{ field: 'items', message: 'must be an array' }]],
+      ['an empty cart', (b) => ({ ...b, items: [] }), [{ field: 'items', message: 'must contain at least one item' }]],
+      ['more than 50 lines', (b) => ({ ...b, items: Array.from({ length: 51 }, (_, i) => ({ sku: `S-${i}`, quantity: 1 })) }), [{ field: 'items', message: 'must contain at most 50 items' }]],
+      ['a zero quantity', (b) => ({ ...b, items: [{ sku: 'A', quantity: 0 }] }), [{ field: 'items[0].quantity', message: 'must be at least 1' }]],
+      ['a negative quantity', (b) => ({ ...b, items: [{ sku: 'A', quantity: -3 }] }), [{ field: 'items[0].quantity', message: 'must be at least 1' }]],
+      ['a fractional quantity', (b) => ({ ...b, items: [{ sku: 'A', quantity: 1.5 }] }), [{ field: 'items[0].quantity', message: 'must be a whole number' }]],
+      ['a quantity as a string', (b) => ({ ...b, items: [{ sku: 'A', quantity: '2' }] }), [{ field: 'items[0].quantity', message: 'must be a number' }]],
+      ['an absurd quantity', (b) => ({ ...b, items: [{ sku: 'A', quantity: 1_000_000 }] }), [{ field: 'items[0].quantity', message: 'must be at most 100' }]],
+      ['a missing quantity', (b) => ({ ...b, items: [{ sku: 'A' }] }), [{ field: 'items[0].quantity', message: 'is required' }]],
+      ['a missing SKU', (b) => ({ ...b, items: [{ quantity: 1 }] }), [{ field: 'items[0].sku', message: 'is required' }]],
+      ['a SKU of the wrong type', (b) => ({ ...b, items: [{ sku: 7, quantity: 1 }] }), [{ field: 'items[0].sku', message: 'must be a string' }]],
+      ['a missing payment method', ({ paymentMethodId: _p, ...rest }) => rest, [{ field: 'paymentMethodId', message: 'is required' }]],
+      ['a payment method that is not a PaymentMethod id', (b) => ({ ...b, paymentMethodId: '4242424242424242' }), [{ field: 'paymentMethodId', message: 'must be a Stripe PaymentMethod id (pm_...)' }]],
+      ['a body that is a list', () => [1, 2], [{ field: 'body', message: 'the body must be a JSON object' }]],
+    ];
+
+    it.each(cases)('%s', async (_name, mutate, errors) => {
+      const res = await api.request<Problem>('POST', '/api/checkouts', { json: mutate(valid()) });
+
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ type: 'urn:checkout-saga:problem:validation-failed', title: 'The request is not valid', status: 400 });
+      expect(res.body.errors).toEqual(errors);
+    });
+
+    it('a request without a body', async () => {
+      const res = await api.request<Problem>('POST', '/api/checkouts');
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([{ field: 'body', message: 'the body must be a JSON object' }]);
+    });
+
+    it('reports every bad field at once', async () => {
+      const res = await api.request<Problem>('POST', '/api/checkouts', {
+        json: { customer: { email: 'nope' }, items: [{ sku: '', quantity: 0 }], paymentMethodId: 12 },
+        headers: { 'Idempotency-Key': 'has spaces in it' },
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.errors!.map((e) => e.field).sort()).toEqual(['Idempotency-Key', 'customer.email', 'items[0].quantity', 'items[0].sku', 'paymentMethodId']);
+    });
+  });
+
+  describe('with an Idempotency-Key', () => {
+    it('answers the same checkout for the same key and body, and starts one saga', async () => {
+      const key = randomUUID();
+      const body = valid();
+      const first = await api.request('POST', '/api/checkouts', { json: body, headers: { 'Idempotency-Key': key } });
+      await api.waitForStatus(String(first.body.checkoutId), (v) => v.status === 'COMPLETED');
+      const again = await api.request('POST', '/api/checkouts', { json: body, headers: { 'Idempotency-Key': key } });
+
+      expect(first.status).toBe(202);
+      expect(again.status).toBe(202);
+      expect(again.body.checkoutId).toBe(first.body.checkoutId);
+      expect(again.body.status).toBe('COMPLETED');
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect((await api.h.emulator.moneyFor(String(first.body.checkoutId))).charges).toBe(1);
+    });
+
+    it('treats the same cart written differently (line order, split lines, email case) as the same request', async () => {
+      const other = await api.h.seedProduct({ stock: 50 });
+      const key = randomUUID();
+      const email = `same-${randomUUID().slice(0, 8)}@example.com`;
+      const first = await api.request('POST', '/api/checkouts', {
+        json: { customer: { email }, items: [{ sku, quantity: 2 }, { sku: other, quantity: 1 }], paymentMethodId: 'pm_card_visa' },
+        headers: { 'Idempotency-Key': key },
+      });
+      const again = await api.request('POST', '/api/checkouts', {
+        json: { customer: { email: email.toUpperCase() }, items: [{ sku: other, quantity: 1 }, { sku, quantity: 1 }, { sku, quantity: 1 }], paymentMethodId: 'pm_card_visa' },
+        headers: { 'Idempotency-Key': key },
+      });
+
+      expect(again.status).toBe(202);
+      expect(again.body.checkoutId).toBe(first.body.checkoutId);
+    });
+
+    it('refuses the same key with a different body with 422, and explains why', async () => {
+      const key = randomUUID();
+      const first = await api.request('POST', '/api/checkouts', { json: valid(), headers: { 'Idempotency-Key': key } });
+      const other = await api.request<Problem & { checkoutId: string }>('POST', '/api/checkouts', {
+        json: { ...valid(), items: [{ sku, quantity: 3 }] },
+        headers: { 'Idempotency-Key': key },
+      });
+
+      expect(other.status).toBe(422);
+      expect(other.body).toMatchObject({
+        type: 'urn:checkout-saga:problem:idempotency-key-reused',
+        status: 422,
+        checkoutId: first.body.checkoutId,
+      });
+      expect(other.body.detail).toMatch(/already started a checkout with a different body/);
+    });
+
+    it('starts exactly one saga when the same submit arrives several times at once', async () => {
+      const key = randomUUID();
+      const body = valid();
+      const answers = await Promise.all(
+        Array.from({ length: 5 }, () => api.request('POST', '/api/checkouts', { json: body, headers: { 'Idempotency-Key': key } })),
+      );
+
+      expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+      const ids = new Set(answers.map((a) => a.body.checkoutId));
+      expect(ids.size).toBe(1);
+      const checkoutId = String([...ids][0]);
+      await api.waitForStatus(checkoutId, (v) => v.status === 'COMPLETED');
+
+      const rows = await api.h.db.select().from(schema.checkouts).where(eq(schema.checkouts.customerEmail, body.customer.email));
+      expect(rows).toHaveLength(1);
+      expect((await api.h.emulator.moneyFor(checkoutId)).intents).toHaveLength(1);
+      const runs = await countWorkflowRuns(api, checkoutId);
+      expect(runs).toBe(1);
+    });
+
+    it('refuses a key that is not printable ASCII', async () => {
+      const res = await api.request<Problem>('POST', '/api/checkouts', { json: valid(), headers: { 'Idempotency-Key': 'x'.repeat(300) } });
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([{ field: 'Idempotency-Key', message: 'must be at most 255 characters' }]);
+    });
+  });
+
+  it('counts started checkouts in checkouts_started_total, but not idempotent replays', async () => {
+    const before = await startedTotal(api);
+    const key = randomUUID();
+    const body = valid();
+    await api.request('POST', '/api/checkouts', { json: body, headers: { 'Idempotency-Key': key } });
+    await api.request('POST', '/api/checkouts', { json: body, headers: { 'Idempotency-Key': key } });
+    expect(await startedTotal(api)).toBe(before + 1);
+  });
+
+  describe('while Temporal cannot be reached', () => {
+    it('answers 503 with Retry-After, and a retry with the same key after recovery completes that same checkout', async () => {
+      const port = await closedPort();
+      const unreachable = new Client({ connection: Connection.lazy({ address: `127.0.0.1:${port}` }), namespace: api.h.config.TEMPORAL_NAMESPACE });
+      const variant = await startVariantApp(api, {
+        temporal: unreachable,
+        timeouts: { startWorkflowMs: 1_500 },
+        readiness: createReadinessChecker({ postgres: postgresProbe(api.h.database.sql), temporal: temporalProbe(unreachable, 1_000) }),
+      });
+      try {
+        const key = randomUUID();
+        const body = valid();
+        const outage = await fetch(`${variant.url}/api/checkouts`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'Idempotency-Key': key },
+          body: JSON.stringify(body),
+        });
+        const problem = (await outage.json()) as Problem;
+        const ready = await fetch(`${variant.url}/readyz`);
+
+        expect(outage.status).toBe(503);
+        expect(outage.headers.get('retry-after')).toBe('5');
+        expect(problem).toMatchObject({ type: 'urn:checkout-saga:problem:service-unavailable', status: 503 });
+        expect(JSON.stringify(problem)).not.toMatch(/127\.0\.0\.1|grpc|DEADLINE|ECONNREFUSED/i);
+        expect(ready.status).toBe(503);
+        expect(await ready.json()).toMatchObject({ checks: { postgres: 'ok', temporal: expect.stringMatching(/failed|timeout/) } });
+
+        const retried = await api.request('POST', '/api/checkouts', { json: body, headers: { 'Idempotency-Key': key } });
+        expect(retried.status).toBe(202);
+        const done = await api.waitForStatus(String(retried.body.checkoutId), (v) => v.status === 'COMPLETED');
+        expect(done.amount).toBe(1250);
+        const rows = await api.h.db.select().from(schema.checkouts).where(eq(schema.checkouts.customerEmail, body.customer.email));
+        expect(rows).toHaveLength(1);
+      } finally {
+        await variant.close();
+        await unreachable.connection.close();
+      }
+    });
+  });
+});
+
+async function countWorkflowRuns(api: TestApi, checkoutId: string): Promise<number> {
+  // Visibility is eventually consistent: wait until it has caught up with the one completed run.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const { count } = await api.h.client.workflow.count(`WorkflowId = "${checkoutWorkflowId(checkoutId)}" AND ExecutionStatus = "Completed"`);
+    if (count > 0) return (await api.h.client.workflow.count(`WorkflowId = "${checkoutWorkflowId(checkoutId)}"`)).count;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`workflow of ${checkoutId} never showed up in visibility`);
+}
+
+async function startedTotal(api: TestApi): Promise<number> {
+  const res = await api.request('GET', '/metrics');
+  const match = /^checkouts_started_total (\d+)/m.exec(res.text);
+  return Number(match?.[1] ?? 0);
+}
+
+/** A port nothing listens on: bound, read, released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

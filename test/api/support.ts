@@ -1,0 +1,203 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Registry } from 'prom-client';
+import Stripe from 'stripe';
+import { createApp, type ApiDeps } from '../../src/api/app';
+import { createReadinessChecker, kafkaProbe, postgresProbe, temporalProbe } from '../../src/api/readiness';
+import { logger } from '../../src/logger';
+import { startSagaHarness, type HarnessOptions, type SagaHarness } from '../support/harness';
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+export interface TestApi {
+  /** `http://127.0.0.1:<port>`: also the APP_URL the worker and the API were configured with. */
+  url: string;
+  h: SagaHarness;
+  metrics: Registry;
+  request<T = Record<string, unknown>>(method: string, path: string, options?: { json?: unknown; body?: string | Buffer; headers?: Record<string, string> }): Promise<ApiResponse<T>>;
+  /** POST /api/checkouts with a valid body for `sku`, overridable field by field. */
+  startCheckout(sku: string, overrides?: Partial<CheckoutBody>, headers?: Record<string, string>): Promise<ApiResponse>;
+  /** Long-polls GET /api/checkouts/:id until `wanted` holds. */
+  waitForStatus(checkoutId: string, wanted: (view: StatusView) => boolean, timeoutMs?: number): Promise<StatusView>;
+  /** Makes the emulator deliver its webhooks to this API (removed again by close()). */
+  receiveWebhooks(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CheckoutBody {
+  customer: { email: string; name?: string };
+  items: { sku: string; quantity: number }[];
+  paymentMethodId: string;
+}
+
+export interface StatusView {
+  checkoutId: string;
+  status: string;
+  step: string | null;
+  orderId: string;
+  amount: number | null;
+  currency: string | null;
+  payment: { status: string; clientSecret?: string; nextActionUrl?: string };
+  failure?: { code: string; message: string };
+  sso?: { redirectUrl: string };
+  compensations: { name: string; status: string; outcome?: string }[];
+  updatedAt: string;
+  version?: number;
+}
+
+export interface TestApiOptions {
+  harness?: HarnessOptions;
+  deps?: Partial<ApiDeps>;
+}
+
+/**
+ * The real app on a free port, in front of a harness worker on its own task queue. The port is
+ * taken before the worker starts so APP_URL (3-D Secure return URL, SSO links) points at this API.
+ */
+export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const h = await startSagaHarness({ ...options.harness, env: { APP_URL: url, ...options.harness?.env } });
+  const kafkaAdmin: Admin = new Kafka({ clientId: `api-test-${randomUUID()}`, brokers: h.config.KAFKA_BROKERS, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  const metrics = new Registry();
+  const app = createApp({
+    config: h.config,
+    db: h.db,
+    temporal: h.client,
+    logger: logger.child({ component: 'api-under-test' }),
+    metrics,
+    readiness: createReadinessChecker({ postgres: postgresProbe(h.database.sql), temporal: temporalProbe(h.client), kafka: kafkaProbe(kafkaAdmin) }),
+    ...options.deps,
+  });
+  server.on('request', app);
+
+  const webhookEndpoints: string[] = [];
+
+  const api: TestApi = {
+    url,
+    h,
+    metrics,
+
+    async request(method, path, { json, body, headers = {} } = {}) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: { ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        body: json !== undefined ? JSON.stringify(json) : body,
+        redirect: 'manual',
+      });
+      const text = await res.text();
+      let parsed: unknown = undefined;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.status, headers: res.headers, body: parsed as never, text };
+    },
+
+    async startCheckout(sku, overrides = {}, headers = {}) {
+      const body: CheckoutBody = {
+        customer: { email: `buyer-${randomUUID().slice(0, 8)}@example.com`, name: 'Ada Buyer' },
+        items: [{ sku, quantity: 1 }],
+        paymentMethodId: 'pm_card_visa',
+        ...overrides,
+      };
+      return api.request('POST', '/api/checkouts', { json: body, headers });
+    },
+
+    async waitForStatus(checkoutId, wanted, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: StatusView | undefined;
+      while (Date.now() < deadline) {
+        const res = await api.request<StatusView>('GET', `/api/checkouts/${checkoutId}?waitForChangeMs=2000${last?.version !== undefined ? `&sinceVersion=${last.version}` : ''}`);
+        if (res.status !== 200) throw new Error(`GET status answered ${res.status}: ${res.text}`);
+        last = res.body;
+        if (wanted(last)) return last;
+      }
+      throw new Error(`checkout ${checkoutId} did not reach the wanted state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    },
+
+    async receiveWebhooks() {
+      const endpoint = await h.emulator.stripe.webhookEndpoints.create({ url: `${url}/webhooks/stripe`, enabled_events: ['*'] });
+      webhookEndpoints.push(endpoint.id);
+    },
+
+    async close() {
+      for (const id of webhookEndpoints) await h.emulator.stripe.webhookEndpoints.del(id).catch(() => undefined);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await kafkaAdmin.disconnect().catch(() => undefined);
+      await h.close();
+    },
+  };
+  return api;
+}
+
+/**
+ * A second app on the same stack with some dependencies swapped (a failing readiness check, an
+ * unreachable Temporal, a capturing logger), for the paths the shared one cannot take.
+ */
+export async function startVariantApp(api: TestApi, overrides: Partial<ApiDeps>): Promise<{ url: string; close(): Promise<void> }> {
+  const app = createApp({
+    config: api.h.config,
+    db: api.h.db,
+    temporal: api.h.client,
+    logger: logger.child({ component: 'api-variant' }),
+    metrics: new Registry(),
+    readiness: { check: async () => ({ ready: true, checks: {} }) },
+    ...overrides,
+  });
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A `Stripe-Signature` header for `payload`, as Stripe would compute it at `timestamp` (seconds). */
+export function signWebhook(payload: string, secret: string, timestamp = Math.floor(Date.now() / 1000)): string {
+  return Stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
+}
+
+/** A Stripe event as Stripe would send it for a payment intent of one of our checkouts. */
+export function paymentIntentEvent(
+  type: string,
+  intent: { id: string; status: string; checkoutId?: string; amount?: number; lastPaymentError?: { code: string; decline_code?: string; message: string } },
+): { id: string; payload: string } {
+  const id = `evt_test_${randomUUID().replace(/-/g, '')}`;
+  const event = {
+    id,
+    object: 'event',
+    api_version: '2025-01-27.acacia',
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+    data: {
+      object: {
+        id: intent.id,
+        object: 'payment_intent',
+        amount: intent.amount ?? 1250,
+        currency: 'eur',
+        status: intent.status,
+        metadata: intent.checkoutId ? { checkoutId: intent.checkoutId } : {},
+        last_payment_error: intent.lastPaymentError ?? null,
+      },
+    },
+  };
+  return { id, payload: JSON.stringify(event) };
+}

@@ -1,0 +1,85 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startTestApi, type TestApi } from '../api/support';
+import { launchBrowser, screenshot } from './browser';
+
+describe('the checkout page in a real browser', () => {
+  let api: TestApi;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    [api, browser] = await Promise.all([startTestApi(), launchBrowser()]);
+    // 3-D Secure and processing payments settle through the emulator's signed webhooks.
+    await api.receiveWebhooks();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    page = await context.newPage();
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
+
+  async function fillCart(sku: string, card: string, email: string, name = 'Ada Lovelace') {
+    await page.goto(api.url);
+    const product = page.locator(`li.product[data-sku="${sku}"]`);
+    await product.getByRole('button', { name: /add .* to cart/i }).click();
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel(/^Name/).fill(name);
+    await page.locator(`input[name="paymentMethodId"][value="${card}"]`).check();
+  }
+
+  it('buys with a card that works and lands signed in on the account page', async () => {
+    const sku = await api.h.seedProduct({ stock: 5, priceMinor: 2900, name: 'Team plan, one month' });
+    await fillCart(sku, 'pm_card_visa', 'ada@example.com');
+    await screenshot(page, 'checkout-filled');
+    await page.getByRole('button', { name: /^Pay/ }).click();
+
+    await page.waitForURL(`${api.url}/app`, { timeout: 60_000 });
+    await page.getByRole('heading', { name: /Welcome, Ada Lovelace!/ }).waitFor();
+    await screenshot(page, 'paid-and-signed-in');
+    expect(await page.getByText('ada@example.com').isVisible()).toBe(true);
+    expect(await api.h.stock(sku)).toBe(4);
+  });
+
+  it('shows a declined card in plain words, offers a retry and leaves the stock as it was', async () => {
+    const sku = await api.h.seedProduct({ stock: 2, priceMinor: 1500, name: 'Desk lamp' });
+    await fillCart(sku, 'pm_card_chargeDeclined', 'grace@example.com', 'Grace Hopper');
+    await page.getByRole('button', { name: /^Pay/ }).click();
+
+    const alert = page.getByRole('alert').filter({ hasText: 'Your card was declined' });
+    await alert.waitFor({ timeout: 60_000 });
+    await page.getByRole('button', { name: 'Try again' }).waitFor();
+    await screenshot(page, 'declined-card');
+    expect(await alert.textContent()).toContain('No money was taken');
+    expect(await page.locator('li.step[data-step="capturePayment"]').getAttribute('data-state')).toBe('failed');
+    expect(await page.locator('li.step[data-step="reserveStock"]').getAttribute('data-state')).toBe('undone');
+    expect(await api.h.stock(sku)).toBe(2);
+
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await page.getByRole('button', { name: /^Pay/ }).waitFor();
+    expect(await page.getByLabel('Email').inputValue()).toBe('grace@example.com');
+  });
+
+  it('shows the 3-D Secure challenge, and after it is completed finishes the order and signs the buyer in', async () => {
+    const sku = await api.h.seedProduct({ stock: 3, priceMinor: 4200, name: 'Noise-cancelling headphones' });
+    await fillCart(sku, 'pm_card_authenticationRequired', 'alan@example.com', 'Alan Turing');
+    await page.getByRole('button', { name: /^Pay/ }).click();
+
+    await page.getByRole('heading', { name: 'Waiting for your bank' }).waitFor({ timeout: 60_000 });
+    const challenge = page.frameLocator('iframe[title="3-D Secure verification"]');
+    await challenge.getByRole('button', { name: 'Complete authentication' }).waitFor();
+    await screenshot(page, '3ds-challenge');
+    await challenge.getByRole('button', { name: 'Complete authentication' }).click();
+
+    await page.waitForURL(`${api.url}/app`, { timeout: 60_000 });
+    await page.getByRole('heading', { name: /Welcome, Alan Turing!/ }).waitFor();
+    await screenshot(page, '3ds-completed-and-signed-in');
+    expect(await api.h.stock(sku)).toBe(2);
+  });
+});
