@@ -1,0 +1,30 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { workflowSource } from '../../src/workers/checkout-worker';
+import { HISTORIES_DIR } from '../support/histories';
+
+/**
+ * Every history recorded from a released shape of the workflows must replay against today's code:
+ * a non-determinism error here is a running checkout that a deploy would break (use `patched()`).
+ */
+describe('recorded checkout histories', () => {
+  it('replay against the current workflow code without non-determinism', async () => {
+    const files = (await readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
+    expect(files.length).toBeGreaterThanOrEqual(6);
+
+    const histories = await Promise.all(
+      files.map(async (file) => {
+        const json = JSON.parse(await readFile(path.join(HISTORIES_DIR, file), 'utf8')) as unknown;
+        return { workflowId: path.basename(file, '.json'), history: historyFromJSON(json) };
+      }),
+    );
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories(workflowSource(process.env.WORKFLOW_BUNDLE_PATH), histories)) {
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+
+    expect(failures).toEqual([]);
+  });
+});
