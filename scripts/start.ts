@@ -1,0 +1,101 @@
+import path from 'node:path';
+import { connectDatabase } from '../src/db/client';
+import { seedDemoCatalog } from '../src/db/seed';
+import { startStack, StackError, type Stack } from '../src/stack';
+import { formatDuration, progress } from '../src/stack/progress';
+import { assertPortFree, startProcess, stopAll, stopStaleProcess, waitUntilHealthy, type ManagedProcess } from '../src/stack/processes';
+import { runUntilSignalled, stopOnSignals } from '../src/stack/shutdown';
+
+/**
+ * `npm start`: the local stack (state kept in `.stack/`, so checkouts, orders and the inbox survive
+ * a restart), the demo catalog, then the worker and the API as child processes with the stack's
+ * environment. Ctrl-C stops the service first (so in-flight work drains), then the stack.
+ */
+
+const ROOT = path.resolve(__dirname, '..');
+
+let stack: Stack | undefined;
+const services: ManagedProcess[] = [];
+let stopping: Promise<void> | undefined;
+const stopEverything = () =>
+  (stopping ??= (async () => {
+    const t0 = Date.now();
+    await stopAll(services);
+    await stack?.stop();
+    progress.line(`stopped in ${formatDuration(Date.now() - t0)}`);
+  })());
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const port = Number(process.env.PORT ?? 3000);
+  const appUrl = (process.env.APP_URL ?? `http://127.0.0.1:${port}`).replace(/\/$/, '');
+  stopOnSignals(stopEverything);
+
+  stack = await startStack({ mode: 'dev', stripeWebhookUrl: `${appUrl}/webhooks/stripe` });
+  await seed(stack.env.DATABASE_URL);
+
+  const stackDir = stack.stateDir;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...stack.env, PORT: String(port), APP_URL: appUrl };
+  const spawnService = (name: string, label: string, entry: string) =>
+    startProcess({
+      name,
+      label,
+      command: process.execPath,
+      args: ['--import', 'tsx', path.join(ROOT, entry)],
+      cwd: ROOT,
+      env,
+      stateDir: stackDir,
+      // Their logs are what a developer watches while clicking through a checkout.
+      output: 'inherit',
+      // The worker finishes its in-flight activities and the API its requests before exiting.
+      graceMs: 20_000,
+    });
+  const t0 = Date.now();
+  await stopStaleProcess(stackDir, 'api', 'API');
+  await stopStaleProcess(stackDir, 'worker', 'worker');
+  // Else a stray server on the port would answer /healthz and the start would look fine.
+  await assertPortFree(port, 'API', 'PORT');
+  const [worker, api] = await Promise.all([spawnService('worker', 'worker', 'src/workers/main.ts'), spawnService('api', 'API', 'src/api/main.ts')]);
+  services.push(worker, api);
+  for (const service of services) {
+    void service.exited.then((info) => {
+      if (stopping) return;
+      progress.line(`✗ the ${service.label} exited (${info.signal ?? `code ${String(info.code)}`}); stopping everything`);
+      void stopEverything().finally(() => process.exit(1));
+    });
+  }
+  await waitUntilHealthy('API', () => healthz(`http://127.0.0.1:${port}/healthz`), { timeoutMs: 60_000, process: api });
+  progress.line(`  ✓ ${'worker + API'.padEnd(24)} ${`127.0.0.1:${port}`.padEnd(26)} ${formatDuration(Date.now() - t0)}`);
+
+  const urls = [
+    ['Checkout page + API', appUrl],
+    ['Temporal Web UI', stack.env.TEMPORAL_UI_URL],
+    ['Mail inbox', stack.env.MAIL_INBOX_URL],
+  ].filter((row): row is [string, string] => Boolean(row[1]));
+  progress.line(`\ncheckout-saga is up in ${formatDuration(Date.now() - started)}\n`);
+  for (const [what, url] of urls) progress.line(`  ${what.padEnd(22)} ${url}`);
+  runUntilSignalled();
+  progress.line(`\n  Stack logs in ${path.relative(process.cwd(), path.join(stack.stateDir, 'logs')) || '.'}; Ctrl-C stops everything.\n`);
+}
+
+async function seed(databaseUrl: string): Promise<void> {
+  const t0 = Date.now();
+  const db = connectDatabase(databaseUrl, 1);
+  try {
+    const { inserted, updated } = await seedDemoCatalog(db.db);
+    progress.line(`  ✓ ${'demo catalog'.padEnd(24)} ${`${inserted} new, ${updated} kept`.padEnd(26)} ${formatDuration(Date.now() - t0)}`);
+  } finally {
+    await db.close();
+  }
+}
+
+async function healthz(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  await res.arrayBuffer();
+  return res.status === 200;
+}
+
+main().catch((err: unknown) => {
+  progress.line(err instanceof StackError ? `✗ ${err.message}` : `✗ ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  void stopEverything().finally(() => process.exit(1));
+});

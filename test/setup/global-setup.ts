@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { startStack } from '../../src/stack';
+import { formatDuration, progress } from '../../src/stack/progress';
+import { stopOnSignals } from '../../src/stack/shutdown';
+import { holdStack } from './stack-holder';
+
+/**
+ * Starts one local stack for the whole run (test mode: free ports, fresh temp state) and hands its
+ * environment to the tests through process.env, which jest's workers inherit. The workflow bundle
+ * is built here once, in parallel with the stack, instead of once per test file.
+ */
+
+const WORKFLOWS_ENTRY = path.resolve(__dirname, '../../src/workflows/index.ts');
+
+export default async function globalSetup(): Promise<void> {
+  process.stderr.write('\n');
+  const [stack, bundle] = await Promise.allSettled([startStack({ mode: 'test' }), buildWorkflowBundle()]);
+  if (stack.status === 'rejected') throw stack.reason;
+  holdStack(stack.value);
+  // Ctrl-C during a run: stop the stack in order instead of relying on the reapers alone.
+  stopOnSignals(() => stack.value.stop());
+  if (bundle.status === 'rejected') {
+    // Not fatal: the stack, API and compose tests do not run workflows, and every test that does
+    // fails with the bundler's error (its own worker bundles again) instead of the run not starting.
+    const reason = bundle.reason instanceof Error ? bundle.reason.message : String(bundle.reason);
+    progress.line(`  ✗ workflow bundle failed (${reason.split('\n')[0]}); tests that run workflows will fail`);
+  }
+
+  Object.assign(process.env, stack.value.env);
+  // The service logs at info by default; in a test run that buries the failures.
+  process.env.LOG_LEVEL ??= 'warn';
+  if (bundle.status === 'fulfilled' && bundle.value) {
+    const file = path.join(stack.value.stateDir, 'workflow-bundle.js');
+    // jest runs no global teardown after a failed set-up: stop the stack here rather than leave it to the reapers.
+    await fs.writeFile(file, bundle.value.code).catch(async (err: unknown) => {
+      await stack.value.stop();
+      throw err;
+    });
+    process.env.WORKFLOW_BUNDLE_PATH = file;
+    progress.line(`  ✓ ${'workflow bundle'.padEnd(24)} ${path.relative(process.cwd(), WORKFLOWS_ENTRY).padEnd(26)} ${formatDuration(bundle.value.ms)}`);
+  }
+}
+
+/** Undefined while src/workflows does not exist yet: the stack tests do not need it. */
+async function buildWorkflowBundle(): Promise<{ code: string; ms: number } | undefined> {
+  if (!existsSync(WORKFLOWS_ENTRY)) return undefined;
+  const started = Date.now();
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: silentBundlerLogger });
+  return { code, ms: Date.now() - started };
+}
+
+const ignore = () => {};
+const silentBundlerLogger = {
+  log: ignore,
+  trace: ignore,
+  debug: ignore,
+  info: ignore,
+  warn: (message: string) => progress.line(`  workflow bundle: ${message}`),
+  error: (message: string) => progress.line(`  workflow bundle: ${message}`),
+};
