@@ -11,7 +11,7 @@ import { startStripeEmulator, stripeEmulatorAvailable, STRIPE_EMULATOR_ENTRY, ty
 import { startStripeMock, STRIPE_MOCK_VERSION, type StripeMockHandle } from './stripe-mock';
 import { ensureTemporalCli, startTemporal, TEMPORAL_CLI_VERSION, type TemporalHandle } from './temporal';
 import { formatDuration, progress } from './progress';
-import { pickFreePort, StackError, stopAll } from './processes';
+import { pickFreePort, processStartTime, StackError, stopAll } from './processes';
 
 /**
  * The local stack: every service the checkout service needs, real and on loopback, started in
@@ -124,7 +124,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const env = options.env ?? process.env;
   const wanted = new Set(options.components ?? ALL_COMPONENTS);
   const ports = await resolvePorts(options.mode, env, options.ports);
-  const stateDir = path.resolve(options.stateDir ?? (options.mode === 'dev' ? DEV_STATE_DIR : mkdtempSync(path.join(os.tmpdir(), 'checkout-saga-test-'))));
+  const stateDir = path.resolve(options.stateDir ?? (options.mode === 'dev' ? DEV_STATE_DIR : await newTestStateDir()));
   await fs.mkdir(stateDir, { recursive: true });
   const defaults = parseConfig({});
 
@@ -292,6 +292,45 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         if (!keep) await fs.rm(stateDir, { recursive: true, force: true });
       })()),
   };
+}
+
+const TEST_STATE_PREFIX = 'checkout-saga-test-';
+
+/**
+ * A fresh temp dir for a test stack, marked with its owner. A clean stop removes it; one whose
+ * owner died (jest killed, machine rebooted mid-run) is removed by the next test stack instead, so
+ * data dirs do not pile up in /tmp. Until then it is there to read the logs of the run that died.
+ */
+async function newTestStateDir(): Promise<string> {
+  await sweepAbandonedTestStateDirs();
+  const dir = mkdtempSync(path.join(os.tmpdir(), TEST_STATE_PREFIX));
+  await fs.writeFile(path.join(dir, 'owner.json'), JSON.stringify({ pid: process.pid, startTime: processStartTime(process.pid) }));
+  return dir;
+}
+
+async function sweepAbandonedTestStateDirs(): Promise<void> {
+  const entries = await fs.readdir(os.tmpdir()).catch(() => [] as string[]);
+  await Promise.all(
+    entries
+      .filter((e) => e.startsWith(TEST_STATE_PREFIX))
+      .map(async (entry) => {
+        const dir = path.join(os.tmpdir(), entry);
+        try {
+          const owner = JSON.parse(await fs.readFile(path.join(dir, 'owner.json'), 'utf8')) as { pid: number; startTime?: string };
+          if (owner.startTime && processStartTime(owner.pid) === owner.startTime) return;
+          // The owner is gone; its reapers stop the components within seconds. Only remove a dir
+          // whose components are all gone too.
+          const pids = await fs.readdir(path.join(dir, 'pids')).catch(() => [] as string[]);
+          for (const file of pids) {
+            const record = JSON.parse(await fs.readFile(path.join(dir, 'pids', file), 'utf8')) as { pid: number; startTime: string };
+            if (processStartTime(record.pid) === record.startTime) return;
+          }
+          await fs.rm(dir, { recursive: true, force: true });
+        } catch {
+          // Not ours to judge (no owner file, unreadable, removed meanwhile): leave it.
+        }
+      }),
+  );
 }
 
 async function resolvePorts(mode: StackMode, env: NodeJS.ProcessEnv, overrides: Partial<StackPorts> = {}): Promise<StackPorts> {

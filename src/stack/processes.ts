@@ -293,7 +293,7 @@ async function waitForGroupGone(pgid: number, timeoutMs: number): Promise<boolea
 }
 
 /** Field 22 of /proc/<pid>/stat: with the pid it identifies one process, even after pid reuse. */
-function processStartTime(pid: number): string | undefined {
+export function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
