@@ -116,7 +116,8 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
         if (amount > remaining) {
           refuse(
             RefundFailureCode.OVER_REFUND,
-            `Refund of ${formatMoney(amount, order.currency)} exceeds the ${formatMoney(remaining, order.currency)} left to refund on order ${order.id}`,
+            `Refund of ${formatMoney(amount, order.currency)} exceeds the ${formatMoney(remaining, order.currency)} left to refund on order ${order.id}` +
+              (pending > 0 ? ` (${formatMoney(pending, order.currency)} is being refunded by another request)` : ''),
             { requested: amount, remaining, currency: order.currency },
           );
         }
@@ -136,7 +137,14 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
           .values({ refundKey: input.refundKey, ...claim })
           .onConflictDoUpdate({ target: refunds.refundKey, set: claim })
           .returning();
-        Context.current().log.info('refund claimed', { orderId: order.id, refundKey: input.refundKey, amount, currency: order.currency });
+        Context.current().log.info('refund claimed', {
+          orderId: order.id,
+          checkoutId: order.checkoutId,
+          refundKey: input.refundKey,
+          amount,
+          currency: order.currency,
+          requestedBy: input.requestedBy,
+        });
         return claimed(row!, order);
       });
     },
@@ -210,6 +218,7 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
           .returning();
         Context.current().log.info('refund recorded', {
           orderId: order.id,
+          checkoutId: order.checkoutId,
           refundKey: input.refundKey,
           stripeRefundId: input.stripeRefundId,
           amount: input.amount,

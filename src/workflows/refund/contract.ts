@@ -48,7 +48,7 @@ export interface RefundInput {
   amount?: number;
   reason?: string;
   source: Exclude<RefundSource, 'stripe'>;
-  /** Who asked (e.g. `cli:alice`), for the ledger and the logs. */
+  /** Who asked (e.g. `cli:alice`): kept in the workflow history and the logs. */
   requestedBy?: string;
 }
 
