@@ -7,6 +7,7 @@ import { config, ConfigError, type Config } from '../config';
 import { connectDatabase } from '../db/client';
 import { logger } from '../logger';
 import type { ChargeEventHandler } from '../payments/webhooks';
+import { createChargeEventHandler } from '../refunds/charge-events';
 import { chargeEventHandlerFromConfig } from '../refunds/charge-events';
 import { createApp } from './app';
 import { createReadinessChecker, kafkaProbe, postgresProbe, temporalProbe } from './readiness';
@@ -50,7 +51,8 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
       { logger },
     ),
     shutdownSignal: draining.signal,
-    ...(options.onChargeEvent ? { onChargeEvent: options.onChargeEvent } : {}),
+    // External refunds and disputes from Stripe go to the refund flow (ExternalRefundWorkflow).
+    onChargeEvent: options.onChargeEvent ?? createChargeEventHandler({ temporal, taskQueue: cfg.TEMPORAL_TASK_QUEUE, logger }),
   });
 
   const server = await new Promise<Server>((resolve, reject) => {
