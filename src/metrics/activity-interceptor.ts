@@ -11,20 +11,24 @@ import { checkoutIdFromWorkflowId, type CompensationName } from '../workflows/ch
  * skip replays and is one person's file, while the outcome activities run once per outcome in live
  * execution only. They are emitted through the activity's SDK metric meter, so they land on the
  * worker's Prometheus endpoint (WORKER_METRICS_PORT) next to the SDK's own runtime metrics, tagged
- * with namespace and task queue, with no second HTTP server. At-least-once: an activity whose
+ * with namespace, task queue and activity type, with no second HTTP server. At-least-once: an activity whose
  * success was lost and is retried counts twice; rare, and fine for rates and alerts.
  */
 
 const COMPENSATIONS: ReadonlySet<string> = new Set<CompensationName>(['releaseStock', 'refundPayment', 'deleteUser', 'revokeSsoToken']);
 
-/** Metric names (Prometheus appends `_total` to counters). */
+/**
+ * Metric names, `_total` included: the SDK's exporter leaves counter names as given (turning on its
+ * suffix would rename every SDK metric too), and these match the API's `checkouts_started_total`.
+ * The SDK's `temporal_` prefix applies to its own metrics only.
+ */
 export const CHECKOUT_METRICS = {
-  completed: 'checkout_completed',
-  failed: 'checkout_failed',
-  cancelled: 'checkout_cancelled',
-  compensated: 'checkout_compensated',
-  needsAttention: 'checkout_needs_attention',
-  compensationFailures: 'checkout_compensation_attempt_failures',
+  completed: 'checkouts_completed_total',
+  failed: 'checkouts_failed_total',
+  cancelled: 'checkouts_cancelled_total',
+  compensated: 'checkouts_compensated_total',
+  needsAttention: 'checkouts_needs_attention_total',
+  compensationFailures: 'checkout_compensation_attempt_failures_total',
 } as const;
 
 function count(ctx: Context, name: string, description: string, tags: MetricTags = {}): void {
