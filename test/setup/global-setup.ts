@@ -31,6 +31,8 @@ export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, stack.value.env);
   // The service logs at info by default; in a test run that buries the failures.
   process.env.LOG_LEVEL ??= 'warn';
+  // A worker process started by a test must not bind the fixed dev metrics port: two runs would clash.
+  process.env.WORKER_METRICS_PORT ??= '0';
   if (bundle.status === 'fulfilled' && bundle.value) {
     const file = path.join(stack.value.stateDir, 'workflow-bundle.js');
     // jest runs no global teardown after a failed set-up: stop the stack here rather than leave it to the reapers.
