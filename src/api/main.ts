@@ -8,7 +8,6 @@ import { connectDatabase } from '../db/client';
 import { logger } from '../logger';
 import type { ChargeEventHandler } from '../payments/webhooks';
 import { createChargeEventHandler } from '../refunds/charge-events';
-import { chargeEventHandlerFromConfig } from '../refunds/charge-events';
 import { createApp } from './app';
 import { createReadinessChecker, kafkaProbe, postgresProbe, temporalProbe } from './readiness';
 
@@ -78,7 +77,7 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
 
 async function main(): Promise<void> {
   const cfg = config();
-  const api = await startApiServer(cfg, { onChargeEvent: chargeEventHandlerFromConfig(cfg, logger) });
+  const api = await startApiServer(cfg);
   logger.info({ url: api.url, appUrl: cfg.APP_URL }, 'API listening');
   const stop = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'API draining');

@@ -1,5 +1,4 @@
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import type { Config } from '../config';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type Stripe from 'stripe';
 import type { Logger } from '../logger';
 import type { ExternalRefundWorkflow } from '../workflows/refund/external-workflow';
@@ -64,14 +63,3 @@ export function createChargeEventHandler(deps: ChargeEventDeps): (event: Stripe.
   };
 }
 
-/**
- * For a process that has no Temporal client to hand over (the API's main): a lazy one, connected
- * on the first charge event, so the API still starts while Temporal is down.
- */
-export function chargeEventHandlerFromConfig(
-  cfg: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'>,
-  logger: Logger,
-): (event: Stripe.Event) => Promise<void> {
-  const temporal = new Client({ connection: Connection.lazy({ address: cfg.TEMPORAL_ADDRESS }), namespace: cfg.TEMPORAL_NAMESPACE });
-  return createChargeEventHandler({ temporal, taskQueue: cfg.TEMPORAL_TASK_QUEUE, logger: logger.child({ component: 'charge-events' }) });
-}
