@@ -1,4 +1,6 @@
+import { eq } from 'drizzle-orm';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import * as schema from '../../db/schema';
 import { startTestApi, type TestApi } from '../api/support';
 import { launchBrowser, screenshot } from './browser';
 
@@ -81,5 +83,50 @@ describe('the checkout page in a real browser', () => {
     await page.getByRole('heading', { name: /Welcome, Alan Turing!/ }).waitFor();
     await screenshot(page, '3ds-completed-and-signed-in');
     expect(await api.h.stock(sku)).toBe(2);
+  });
+
+  it('starts one checkout however often Pay is clicked', async () => {
+    const sku = await api.h.seedProduct({ stock: 5, name: 'Coffee beans' });
+    const email = 'double.click@example.com';
+    await fillCart(sku, 'pm_card_visa', email);
+    await page.getByRole('button', { name: /^Pay/ }).dblclick();
+
+    await page.waitForURL(`${api.url}/app`, { timeout: 60_000 });
+    const rows = await api.h.db.select().from(schema.checkouts).where(eq(schema.checkouts.customerEmail, email));
+    expect(rows).toHaveLength(1);
+    expect(await api.h.stock(sku)).toBe(4);
+  });
+
+  it('fits a phone screen: catalog, cart and Pay stacked in one column', async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    try {
+      const mobile = await phone.newPage();
+      const sku = await api.h.seedProduct({ stock: 2, priceMinor: 899, name: 'Phone case' });
+      await mobile.goto(api.url);
+      await mobile.locator(`li.product[data-sku="${sku}"]`).getByRole('button', { name: /add .* to cart/i }).click();
+      await mobile.getByLabel('Email').fill('mobile@example.com');
+      await screenshot(mobile, 'phone-checkout');
+
+      const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      expect(await mobile.locator(`li.product[data-sku="${sku}"] .stock`).textContent()).toBe('Only 2 left');
+      expect(await mobile.getByRole('button', { name: /^Pay/ }).textContent()).toMatch(/Pay .*8\.99/);
+    } finally {
+      await phone.close();
+    }
+  });
+
+  it('explains a used sign-in link on a friendly page instead of an error', async () => {
+    const sku = await api.h.seedProduct();
+    const started = await api.startCheckout(sku);
+    const view = await api.waitForStatus(String(started.body.checkoutId), (v) => v.status === 'COMPLETED' && v.sso !== undefined);
+    await fetch(view.sso!.redirectUrl, { redirect: 'manual' });
+
+    const res = await page.goto(view.sso!.redirectUrl);
+    expect(res?.status()).toBe(401);
+    await page.getByRole('heading', { name: 'This sign-in link has expired' }).waitFor();
+    await screenshot(page, 'sign-in-link-expired');
+    await page.getByRole('link', { name: 'Back to the shop' }).click();
+    await page.getByRole('heading', { name: 'Products' }).waitFor();
   });
 });
