@@ -7,6 +7,12 @@ import type { WorkflowHandle } from '@temporalio/client';
 export const HISTORIES_DIR = path.resolve(__dirname, '../histories');
 
 /**
+ * The workflow shape being recorded: bump it with every `patched()` change, so the histories of each
+ * released shape stay side by side (v1: every step a regular activity; v2: short steps local).
+ */
+export const CURRENT_SHAPE = 'v2';
+
+/**
  * With RECORD_HISTORIES=1, saves a finished run's history under test/histories/ so the replay test
  * keeps every released workflow shape replayable. Re-record only for a new shape, never to make a
  * replay failure go away: that failure is a running checkout the deploy would break.
@@ -22,5 +28,5 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
     { maxBuffer: 64 * 1024 * 1024 },
   );
   await mkdir(HISTORIES_DIR, { recursive: true });
-  await writeFile(path.join(HISTORIES_DIR, `${name}.json`), stdout);
+  await writeFile(path.join(HISTORIES_DIR, `${CURRENT_SHAPE}-${name}.json`), stdout);
 }

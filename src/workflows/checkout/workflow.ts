@@ -5,14 +5,16 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import type { CheckoutEventDataByType, CheckoutEventType, EventBase } from '../../events/contract';
-import { compensationCall, databaseWrite, paymentCall, publishEvent } from './activity-options';
+import { compensationCall, databaseWrite, localDatabaseWrite, localPublishEvent, paymentCall, publishEvent } from './activity-options';
 import { Compensations } from './compensations';
 import {
   cancelSignal,
@@ -31,9 +33,12 @@ import {
   type PaymentEventSignal,
 } from './contract';
 
-const db = proxyActivities<Activities>(databaseWrite);
 const stripe = proxyActivities<Activities>(paymentCall);
-const kafka = proxyActivities<Activities>(publishEvent);
+const remote = { db: proxyActivities<Activities>(databaseWrite), kafka: proxyActivities<Activities>(publishEvent) };
+const local = { db: proxyLocalActivities<Activities>(localDatabaseWrite), kafka: proxyLocalActivities<Activities>(localPublishEvent) };
+
+/** Checkouts started before this patch ran their database steps and publishes as regular activities. */
+export const LOCAL_SHORT_STEPS_PATCH = 'local-activities-for-short-steps';
 
 /** Thrown inside the saga when a cancel request is seen between steps. */
 class CheckoutCancelled extends Error {
@@ -50,6 +55,7 @@ class CheckoutCancelled extends Error {
 export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutResult> {
   const { checkoutId, orderId } = input;
   const workflowId = workflowInfo().workflowId;
+  const { db, kafka } = patched(LOCAL_SHORT_STEPS_PATCH) ? local : remote;
   const state: CheckoutState = {
     checkoutId,
     orderId,
