@@ -4,7 +4,7 @@ import { REFUND_KEY_PATTERN } from '../workflows/refund/contract';
 
 /** Value parsers: a bad value is a usage error (exit 2) before anything is connected or changed. */
 
-export function positiveInteger(what: string, max = 2_147_483_647) {
+export function positiveInteger(max = 2_147_483_647) {
   return (raw: string): number => {
     if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
       throw new InvalidArgumentError(`expected a whole number from 1 to ${max}.`);

@@ -6,6 +6,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { checkoutWorkflowId } from '../workflows/checkout/contract';
 import type { RefundWorkflow } from '../workflows/refund/workflow';
 import {
   REFUND_WORKFLOW_TYPE,
@@ -18,6 +19,8 @@ import { formatMoney } from './money';
 
 export interface RefundRequest {
   orderId: string;
+  /** The order's checkout: a refund waits until its saga has finished. */
+  checkoutId: string;
   /** Minor units; omitted refunds whatever is left. */
   amount?: number;
   reason?: string;
@@ -79,6 +82,15 @@ export async function requestRefund(
 
   const earlier = await describeStatus(client, workflowId);
   const repeated = earlier === 'RUNNING' || earlier === 'COMPLETED';
+  if (!repeated && (await describeStatus(client, checkoutWorkflowId(request.checkoutId))) === 'RUNNING') {
+    // The order is CONFIRMED a moment before the saga publishes order.confirmed; a refund event in
+    // between would carry a higher sequence and make consumers drop the confirmation as stale.
+    throw new RefundRefusedError(
+      RefundFailureCode.ORDER_NOT_REFUNDABLE,
+      `checkout ${request.checkoutId} is still running; an order can be refunded once its checkout has completed`,
+      workflowId,
+    );
+  }
   let handle: WorkflowHandle<typeof RefundWorkflow>;
   if (earlier === 'COMPLETED') {
     handle = client.workflow.getHandle<typeof RefundWorkflow>(workflowId);

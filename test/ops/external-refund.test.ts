@@ -89,7 +89,10 @@ describe('a refund made in Stripe', () => {
 
     // Stripe delivering the same event again (the API dedupes it too; this skips that guard on purpose).
     const [event] = await emulatorEvents(h, { type: 'charge.refunded', paymentIntent: paymentIntentId });
+    expect(event).toMatchObject({ type: 'charge.refunded', data: { object: { payment_intent: paymentIntentId } } });
     await onChargeEvent!(event!);
+    const reflection = await h.client.workflow.getHandle(externalRefundWorkflowId(event!.id)).describe();
+    expect(reflection.status.name).toBe('COMPLETED');
     // A later, different event for the same payment: the known refund is skipped.
     const later = await h.client.workflow.execute(EXTERNAL_REFUND_WORKFLOW_TYPE, {
       taskQueue: h.taskQueue,

@@ -153,6 +153,21 @@ describe('checkout-saga refund', () => {
     expect(reasonLine(run)).toMatch(/ORDER_NOT_REFUNDABLE.*is FAILED; only a confirmed order can be refunded/);
   });
 
+  it('refuses a checkout still in progress', async () => {
+    const sku = await h.seedProduct({ stock: 5 });
+    const { input } = await h.startCheckout({ items: [{ sku, quantity: 1 }], paymentMethodId: 'pm_card_authenticationRequired' });
+    await h.waitForStatus(input.checkoutId, (s) => s.status === 'REQUIRES_ACTION');
+    try {
+      const run = await runCli(h, ['refund', input.checkoutId]);
+      expect(run.code).toBe(1);
+      expect(reasonLine(run)).toBe(
+        `error: refund refused (ORDER_NOT_REFUNDABLE): checkout ${input.checkoutId} is still running; an order can be refunded once its checkout has completed`,
+      );
+    } finally {
+      await runCli(h, ['cancel', input.checkoutId]);
+    }
+  });
+
   it('refuses an unknown order or checkout id', async () => {
     for (const id of [randomUUID(), 'not-an-id']) {
       const run = await runCli(h, ['refund', id, '--amount', '100']);

@@ -84,7 +84,7 @@ export async function emulatorEvents(h: SagaHarness, filter: { type: string; pay
   const query = new URLSearchParams({ type: filter.type, payment_intent: filter.paymentIntent });
   const res = await fetch(`${h.config.STRIPE_API_URL}/_emulator/events?${query}`);
   if (!res.ok) throw new Error(`emulator events answered ${res.status}`);
-  return ((await res.json()) as { events: Stripe.Event[] }).events;
+  return ((await res.json()) as { events: { event: Stripe.Event }[] }).events.map((record) => record.event);
 }
 
 /** A completed checkout of `quantity` units at `priceMinor` each. */

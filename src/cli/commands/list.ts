@@ -44,7 +44,7 @@ export function listCommand(ctx: CliContext, io: Io): Command {
     .description('list checkouts, newest first, from Temporal visibility (the search attributes the Web UI filters on)')
     .addOption(new Option('--status <status>', `only checkouts in this status (${CHECKOUT_STATUSES.join(', ')})`).argParser(parseStatus))
     .addOption(new Option('--email <email>', "only this customer's checkouts").argParser(parseEmail))
-    .addOption(new Option('--limit <n>', 'show at most n checkouts').argParser(positiveInteger('--limit', 1000)).default(20))
+    .addOption(new Option('--limit <n>', 'show at most n checkouts').argParser(positiveInteger(1000)).default(20))
     .addOption(jsonOption())
     .addHelpText(
       'after',

@@ -43,6 +43,7 @@ export function refundCommand(ctx: CliContext, io: Io): Command {
           ctx.config.TEMPORAL_TASK_QUEUE,
           {
             orderId: order.id,
+            checkoutId: order.checkoutId,
             refundKey,
             source: 'cli',
             requestedBy: ctx.requestedBy,
