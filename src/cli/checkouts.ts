@@ -2,6 +2,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, 
 import { eq } from 'drizzle-orm';
 import { orders } from '../../db/schema';
 import type { Database } from '../db/client';
+import { findOrder } from '../refunds/find-order';
 import { formatMoney } from '../refunds/money';
 import {
   checkoutWorkflowId,
@@ -30,16 +31,27 @@ export interface FoundCheckout {
   description: WorkflowExecutionDescription;
 }
 
-/** The checkout's workflow, or exit 1 "unknown checkout". */
-export async function findCheckout(client: Client, rawId: string): Promise<FoundCheckout> {
+/**
+ * The checkout's workflow, or exit 1 "unknown checkout". An order id works too (customers and
+ * refunds speak of orders): when no checkout has the id, the order's checkout is looked up.
+ */
+export async function findCheckout(client: Client, rawId: string, db?: () => Database): Promise<FoundCheckout> {
+  const describe = async (checkoutId: string): Promise<FoundCheckout | undefined> => {
+    const handle = client.workflow.getHandle(checkoutWorkflowId(checkoutId));
+    try {
+      return { checkoutId, handle, description: await handle.describe() };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  };
   const checkoutId = normaliseCheckoutId(rawId);
-  const handle = client.workflow.getHandle(checkoutWorkflowId(checkoutId));
-  try {
-    return { checkoutId, handle, description: await handle.describe() };
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError('UNKNOWN_CHECKOUT', `unknown checkout ${rawId}`);
-    throw err;
-  }
+  const found = await describe(checkoutId);
+  if (found) return found;
+  const order = db ? await findOrder(db(), checkoutId).catch(() => undefined) : undefined;
+  const viaOrder = order && order.id === checkoutId.toLowerCase() ? await describe(order.checkoutId) : undefined;
+  if (viaOrder) return viaOrder;
+  throw new CliError('UNKNOWN_CHECKOUT', `unknown checkout ${rawId}`);
 }
 
 /** The status the search attributes carry: what the Web UI shows, and all there is when no worker answers. */

@@ -7,6 +7,7 @@ import { listCommand } from './commands/list';
 import { refundCommand } from './commands/refund';
 import { retryCompensationCommand } from './commands/retry-compensation';
 import { statusCommand } from './commands/status';
+import { dlqCommand } from './dlq';
 
 /** Exit codes: the contract scripts and runbooks rely on. */
 export const EXIT = { ok: 0, refused: 1, usage: 2 } as const;
@@ -36,7 +37,7 @@ Examples:
   $ npm run cli -- list --email ana@example.com --json`,
     );
 
-  for (const command of [statusCommand, listCommand, cancelCommand, refundCommand, retryCompensationCommand]) {
+  for (const command of [statusCommand, listCommand, cancelCommand, refundCommand, retryCompensationCommand, dlqCommand]) {
     // addCommand does not copy the program's settings: without this a subcommand's usage error would exit by itself.
     program.addCommand(command(ctx, io).copyInheritedSettings(program));
   }

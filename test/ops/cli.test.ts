@@ -40,6 +40,11 @@ describe('checkout-saga status, list and cancel', () => {
       expect(run.code).toBe(0);
       const body = json<{ ok: boolean; source: string; checkout: CheckoutState; order: { status: string } }>(run);
       expect(body).toMatchObject({ ok: true, source: 'query', checkout: { checkoutId: input.checkoutId, status: 'COMPLETED' }, order: { status: 'CONFIRMED' } });
+
+      // The order id finds its checkout as well.
+      const byOrder = await runCli(h, ['status', input.orderId, '--json']);
+      expect(byOrder.code).toBe(0);
+      expect(json<{ checkout: CheckoutState }>(byOrder).checkout.checkoutId).toBe(input.checkoutId);
     });
 
     it('exits 1 with one line for an unknown checkout', async () => {
@@ -126,6 +131,7 @@ describe('checkout-saga status, list and cancel', () => {
       expect(run.stdout).toMatch(/^Failure\s+CANCELLED: customer called$/m);
       expect(run.stdout).toMatch(/refundPayment\s+done\s+payment intent cancelled before capture/);
       expect(run.stdout).toMatch(/releaseStock\s+done\s+released 2 x /);
+      expect(run.stdout).toMatch(new RegExp(`^Order\\s+${input.orderId}\\s+CANCELLED$`, 'm'));
 
       expect(await h.stock(sku)).toBe(4);
       expect((await emulatorState(h, input.checkoutId))[0]!.status).toBe('canceled');

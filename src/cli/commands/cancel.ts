@@ -5,12 +5,12 @@ import { CliError, oneLine } from '../errors';
 import { type Io } from '../output';
 import { jsonOption, parseReason, timeoutOption } from '../options';
 import { cancelUpdate, type CheckoutState } from '../../workflows/checkout/contract';
-import { failingCompensations, findCheckout, isTerminal, renderState, statusFromSearchAttributes, waitForState } from '../checkouts';
+import { failingCompensations, findCheckout, isTerminal, orderOfCheckout, renderState, statusFromSearchAttributes, waitForState } from '../checkouts';
 
 export function cancelCommand(ctx: CliContext, io: Io): Command {
   return new Command('cancel')
     .description('cancel a checkout still in progress: its compensations run and it ends CANCELLED')
-    .argument('<checkoutId>', 'the checkout id (or its workflow id, checkout-<id>)')
+    .argument('<checkoutId>', 'the checkout id (or its workflow id checkout-<id>, or its order id)')
     .addOption(new Option('--reason <reason>', 'why; shown to the customer and kept in the history').argParser(parseReason))
     .addOption(new Option('--no-wait', 'return once the cancel is accepted instead of waiting for the compensations'))
     .addOption(timeoutOption('the compensations to finish', 60))
@@ -24,7 +24,7 @@ export function cancelCommand(ctx: CliContext, io: Io): Command {
     )
     .action(async (rawId: string, opts: { reason?: string; wait: boolean; timeout: number; json?: boolean }) => {
       const client = await ctx.temporal();
-      const { checkoutId, handle, description } = await findCheckout(client, rawId);
+      const { checkoutId, handle, description } = await findCheckout(client, rawId, () => ctx.db());
       if (description.status.name !== 'RUNNING') {
         const status = statusFromSearchAttributes(description) ?? description.status.name;
         throw new CliError('ALREADY_FINISHED', `checkout ${checkoutId} has already finished (${status}) and can no longer be cancelled${status === 'COMPLETED' ? '; use `refund` instead' : ''}`);
@@ -68,7 +68,8 @@ export function cancelCommand(ctx: CliContext, io: Io): Command {
       }
       if (!opts.json) {
         const note = final.status === 'FAILED' ? `\nThe checkout failed (${final.failure?.code}) before the cancel took effect; everything it did is undone.` : '';
-        io.stdout(`${renderState(final)}${note}`);
+        const order = await orderOfCheckout(ctx.db(), checkoutId).catch(() => undefined);
+        io.stdout(`${renderState(final, { ...(order ? { order } : {}), webUi: ctx.webUiUrl(description.workflowId, description.runId) })}${note}`);
       }
     });
 }

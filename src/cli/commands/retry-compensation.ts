@@ -5,12 +5,12 @@ import { CliError, oneLine } from '../errors';
 import { type Io } from '../output';
 import { jsonOption, timeoutOption } from '../options';
 import { retryCompensationsUpdate, type CheckoutState } from '../../workflows/checkout/contract';
-import { failingCompensations, findCheckout, isTerminal, renderState, statusFromSearchAttributes, waitForState } from '../checkouts';
+import { failingCompensations, findCheckout, isTerminal, orderOfCheckout, renderState, statusFromSearchAttributes, waitForState } from '../checkouts';
 
 export function retryCompensationCommand(ctx: CliContext, io: Io): Command {
   return new Command('retry-compensation')
     .description('run the failed compensations of a NEEDS_ATTENTION checkout again, once their cause is fixed')
-    .argument('<checkoutId>', 'the checkout id (or its workflow id, checkout-<id>)')
+    .argument('<checkoutId>', 'the checkout id (or its workflow id checkout-<id>, or its order id)')
     .addOption(timeoutOption('the compensations to finish', 60))
     .addOption(jsonOption())
     .addHelpText(
@@ -21,7 +21,7 @@ export function retryCompensationCommand(ctx: CliContext, io: Io): Command {
     )
     .action(async (rawId: string, opts: { timeout: number; json?: boolean }) => {
       const client = await ctx.temporal();
-      const { checkoutId, handle, description } = await findCheckout(client, rawId);
+      const { checkoutId, handle, description } = await findCheckout(client, rawId, () => ctx.db());
       if (description.status.name !== 'RUNNING') {
         const status = statusFromSearchAttributes(description) ?? description.status.name;
         throw new CliError('ALREADY_FINISHED', `checkout ${checkoutId} has already finished (${status}); there is nothing to retry`);
@@ -50,6 +50,10 @@ export function retryCompensationCommand(ctx: CliContext, io: Io): Command {
       if (final.status === 'NEEDS_ATTENTION') {
         throw new CliError('NEEDS_ATTENTION', `compensation still failing: ${failingCompensations(final)}; checkout ${checkoutId} stays in NEEDS_ATTENTION`);
       }
-      if (!opts.json) io.stdout(`Compensations finished: checkout ${checkoutId} is ${final.status}.\n\n${renderState(final)}`);
+      if (!opts.json) {
+        const order = await orderOfCheckout(ctx.db(), checkoutId).catch(() => undefined);
+        const details = renderState(final, { ...(order ? { order } : {}), webUi: ctx.webUiUrl(description.workflowId, description.runId) });
+        io.stdout(`Compensations finished: checkout ${checkoutId} is ${final.status}.\n\n${details}`);
+      }
     });
 }

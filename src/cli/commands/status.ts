@@ -8,12 +8,12 @@ import { findCheckout, money, orderOfCheckout, queryState, renderState, statusFr
 export function statusCommand(ctx: CliContext, io: Io): Command {
   return new Command('status')
     .description("show a checkout's status, step, payment, order and compensations")
-    .argument('<checkoutId>', 'the checkout id (or its workflow id, checkout-<id>)')
+    .argument('<checkoutId>', 'the checkout id (or its workflow id checkout-<id>, or its order id)')
     .addOption(jsonOption())
     .addHelpText('after', '\nExamples:\n  $ checkout-saga status 5d6b0c5e-2f1a-4c3e-9a51-0b7f1f0e2d11\n  $ checkout-saga status checkout-5d6b0c5e-2f1a-4c3e-9a51-0b7f1f0e2d11 --json')
     .action(async (rawId: string, opts: { json?: boolean }) => {
       const client = await ctx.temporal();
-      const { checkoutId, handle, description } = await findCheckout(client, rawId);
+      const { checkoutId, handle, description } = await findCheckout(client, rawId, () => ctx.db());
       const workflow = { id: description.workflowId, runId: description.runId, status: description.status.name, startTime: description.startTime, closeTime: description.closeTime ?? null };
       const webUi = ctx.webUiUrl(description.workflowId, description.runId);
       const order = await orderOfCheckout(ctx.db(), checkoutId).catch(() => undefined);
