@@ -1,5 +1,5 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
-import { logger } from '../logger';
+import { ConfigResourceTypes, Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import { logger, type Logger } from '../logger';
 
 /**
  * Creates the outcome-event topic and its dead-letter topic when they are missing. Brokers run with
@@ -14,7 +14,19 @@ export interface TopicOptions {
   partitions: number;
   replicationFactor?: number;
   clientId?: string;
+  /**
+   * `retention.ms` of both topics when created; default -1 (kept forever). The outcome topic is the
+   * history a consumer added later starts from (DESIGN.md: a new consumer reads the whole retained
+   * history), and a read model is rebuilt by replaying it; a time limit would silently make both
+   * incomplete. The volume is a few small events per checkout. Dead letters wait for a person, so
+   * they are not allowed to expire either. Compaction is no alternative: it keeps only the last
+   * event per order key.
+   */
+  retentionMs?: number;
 }
+
+/** Kept forever: see TopicOptions.retentionMs. */
+export const EVENT_TOPIC_RETENTION_MS = -1;
 
 export interface EnsureTopicsResult {
   created: string[];
@@ -44,6 +56,7 @@ export async function ensureTopics(brokers: string[], opts: TopicOptions): Promi
           // The DLQ gets the same partition count so a dead letter keeps its order key's partition.
           numPartitions: opts.partitions,
           replicationFactor: opts.replicationFactor ?? 1,
+          configEntries: topicConfig(opts),
         })),
       });
     }
@@ -55,9 +68,44 @@ export async function ensureTopics(brokers: string[], opts: TopicOptions): Promi
         log.warn({ topic: t.name, partitions: t.partitions.length, configured: opts.partitions }, 'topic exists with a different partition count; leaving it as it is');
       }
     }
+    await warnOnRetentionDrift(admin, wanted.filter((t) => before.has(t)), opts, log);
     return { created: missing, existing: wanted.filter((t) => before.has(t)) };
   } finally {
     await admin.disconnect();
+  }
+}
+
+function topicConfig(opts: TopicOptions): Array<{ name: string; value: string }> {
+  const rf = opts.replicationFactor ?? 1;
+  return [
+    { name: 'retention.ms', value: String(opts.retentionMs ?? EVENT_TOPIC_RETENTION_MS) },
+    // The publisher writes with acks=all; with replicas, "all" should mean at least two copies.
+    ...(rf > 1 ? [{ name: 'min.insync.replicas', value: String(Math.min(2, rf - 1) || 1) }] : []),
+  ];
+}
+
+/**
+ * An existing topic keeps the retention it has: that is its operator's decision (and changing it
+ * here could delete history at once). A shorter retention than wanted is reported, because a
+ * consumer added later would silently miss the events that expired.
+ */
+async function warnOnRetentionDrift(admin: Admin, topics: string[], opts: TopicOptions, log: Logger): Promise<void> {
+  if (topics.length === 0) return;
+  const wanted = opts.retentionMs ?? EVENT_TOPIC_RETENTION_MS;
+  try {
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms'] })),
+    });
+    for (const resource of described.resources) {
+      const actual = Number(resource.configEntries.find((e) => e.configName === 'retention.ms')?.configValue ?? NaN);
+      const shorter = wanted < 0 ? actual >= 0 : actual >= 0 && actual < wanted;
+      if (shorter) {
+        log.warn({ topic: resource.resourceName, retentionMs: actual, wanted }, 'topic keeps events for less time than consumers added later need; raise retention.ms (kafka-configs --alter --add-config retention.ms=-1)');
+      }
+    }
+  } catch (err) {
+    log.warn({ err }, 'could not read topic retention');
   }
 }
 
