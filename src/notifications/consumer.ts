@@ -1,0 +1,31 @@
+import type { Database } from '../db/client';
+import type { Logger } from '../logger';
+import { isTransientInfrastructureError } from '../consumers/failures';
+import { CONSUMER_GROUPS } from '../consumers/groups';
+import { createEventConsumer, type EventConsumer } from '../consumers/runtime';
+import type { ConsumerConnection, ConsumerOverrides } from '../read-model/consumer';
+import type { Mailer } from './mailer';
+import { NOTIFIED_EVENT_TYPES, type RenderOptions } from './messages';
+import { createNotificationSender, isTransientNotificationError } from './sender';
+
+/**
+ * The notification sender as a consumer of `checkout.events` in group `notification-sender`.
+ * An SMTP outage is retried on the same message for as long as it lasts (the partition waits, the
+ * message is never skipped and never dead-lettered for it); a permanent refusal of one message
+ * (5xx about its recipient or content) is tried `maxAttempts` times, then dead-lettered.
+ */
+export function createNotificationConsumer(deps: { connection: ConsumerConnection; db: Database; mailer: Mailer; render: RenderOptions; logger: Logger }, overrides: ConsumerOverrides = {}): EventConsumer {
+  const { wrapHandler, retry, ...options } = overrides;
+  const handler = createNotificationSender({ db: deps.db, mailer: deps.mailer, render: deps.render });
+  return createEventConsumer({
+    ...deps.connection,
+    groupId: CONSUMER_GROUPS.notificationSender,
+    handles: NOTIFIED_EVENT_TYPES,
+    handler: wrapHandler ? wrapHandler(handler) : handler,
+    logger: deps.logger.child({ component: 'notification-sender' }),
+    isTransient: (err) => isTransientNotificationError(err, isTransientInfrastructureError),
+    // A mail server back after an outage is noticed within 15 s.
+    retry: { initialMs: 500, maxMs: 5_000, transientMaxMs: 15_000, ...retry },
+    ...options,
+  });
+}
