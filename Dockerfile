@@ -5,8 +5,9 @@
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-# Production dependencies only; the lock file makes the image reproducible.
-RUN npm ci --omit=dev
+# Production dependencies only, at the locked versions. `npm install` rather than `npm ci`: the lock
+# is made against a registry without other platforms' optional builds, which `npm ci` rejects.
+RUN npm install --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production

@@ -48,8 +48,11 @@ function checkNodeVersion() {
 }
 
 /**
- * `npm ci` when node_modules is missing, or when package-lock.json changed after the last install
- * (npm writes node_modules/.package-lock.json at the end of every install), e.g. after a pull.
+ * Installs from the lock file when node_modules is missing, or when package-lock.json changed after
+ * the last install (npm writes node_modules/.package-lock.json at the end of every install).
+ * `npm install`, not `npm ci`: the registry these machines reach lacks some other platforms'
+ * optional builds (e.g. @swc/core-darwin-arm64), so the lock cannot list them and `npm ci` rejects
+ * it as out of sync; `npm install` honours the locked versions and skips the absent optionals.
  */
 function installDependenciesIfNeeded() {
   const lock = path.join(ROOT, 'package-lock.json');
@@ -59,11 +62,11 @@ function installDependenciesIfNeeded() {
   else if (!fs.existsSync(installed)) reason = 'node_modules was not installed by npm';
   else if (fs.existsSync(lock) && fs.statSync(lock).mtimeMs > fs.statSync(installed).mtimeMs) reason = 'package-lock.json changed since the last install';
   if (!reason) return;
-  process.stderr.write(`Installing dependencies (${reason}): npm ci\n`);
+  process.stderr.write(`Installing dependencies (${reason}): npm install\n`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const result = spawnSync(npm, ['ci'], { cwd: ROOT, stdio: 'inherit' });
+  const result = spawnSync(npm, ['install', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
   if (result.error || result.status !== 0) {
-    process.stderr.write(`npm ci failed${result.error ? `: ${result.error.message}` : ` (exit code ${result.status})`}; fix the error above and run the command again\n`);
+    process.stderr.write(`npm install failed${result.error ? `: ${result.error.message}` : ` (exit code ${result.status})`}; fix the error above and run the command again\n`);
     process.exit(1);
   }
 }
