@@ -279,11 +279,13 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     for (let round = 1; ; round++) {
       const stillFailing = await saga.run();
       if (stillFailing.length === 0) break;
+      // Reset before the status says NEEDS_ATTENTION: a retry accepted while the outcome is being
+      // recorded (or its event waits for Kafka) must not be wiped out.
+      retryRequested = false;
       setStatus('NEEDS_ATTENTION');
       log.error('compensation failed: checkout needs attention', { checkoutId, pending: stillFailing });
       await recordOutcome('NEEDS_ATTENTION', failedStep);
       await publish('checkout.needs_attention', { pendingCompensations: stillFailing }, `:${round}`);
-      retryRequested = false;
       await condition(() => retryRequested);
       setStatus('COMPENSATING');
     }
