@@ -3,7 +3,8 @@ import { connectDatabase } from '../src/db/client';
 import { seedDemoCatalog } from '../src/db/seed';
 import { startStack, StackError, type Stack } from '../src/stack';
 import { formatDuration, progress } from '../src/stack/progress';
-import { assertPortFree, startProcess, stopAll, stopStaleProcess, waitUntilHealthy, type ManagedProcess } from '../src/stack/processes';
+import { stopAll, type ManagedProcess } from '../src/stack/processes';
+import { spawnWorkerAndApi, waitForApi } from '../src/stack/service-processes';
 import { runUntilSignalled, stopOnSignals } from '../src/stack/shutdown';
 
 /**
@@ -11,8 +12,6 @@ import { runUntilSignalled, stopOnSignals } from '../src/stack/shutdown';
  * a restart), the demo catalog, then the worker and the API as child processes with the stack's
  * environment. Ctrl-C stops the service first (so in-flight work drains), then the stack.
  */
-
-const ROOT = path.resolve(__dirname, '..');
 
 let stack: Stack | undefined;
 const services: ManagedProcess[] = [];
@@ -36,26 +35,9 @@ async function main(): Promise<void> {
 
   const stackDir = stack.stateDir;
   const env: NodeJS.ProcessEnv = { ...process.env, ...stack.env, PORT: String(port), APP_URL: appUrl };
-  const spawnService = (name: string, label: string, entry: string) =>
-    startProcess({
-      name,
-      label,
-      command: process.execPath,
-      args: ['--import', 'tsx', path.join(ROOT, entry)],
-      cwd: ROOT,
-      env,
-      stateDir: stackDir,
-      // Their logs are what a developer watches while clicking through a checkout.
-      output: 'inherit',
-      // The worker finishes its in-flight activities and the API its requests before exiting.
-      graceMs: 20_000,
-    });
   const t0 = Date.now();
-  await stopStaleProcess(stackDir, 'api', 'API');
-  await stopStaleProcess(stackDir, 'worker', 'worker');
-  // Else a stray server on the port would answer /healthz and the start would look fine.
-  await assertPortFree(port, 'API', 'PORT');
-  const [worker, api] = await Promise.all([spawnService('worker', 'worker', 'src/workers/main.ts'), spawnService('api', 'API', 'src/api/main.ts')]);
+  // Their logs are what a developer watches while clicking through a checkout.
+  const { worker, api } = await spawnWorkerAndApi({ env, stateDir: stackDir, port, output: 'inherit' });
   services.push(worker, api);
   for (const service of services) {
     void service.exited.then((info) => {
@@ -64,7 +46,7 @@ async function main(): Promise<void> {
       void stopEverything().finally(() => process.exit(1));
     });
   }
-  await waitUntilHealthy('API', () => healthz(`http://127.0.0.1:${port}/healthz`), { timeoutMs: 60_000, process: api });
+  await waitForApi(port, api);
   progress.line(`  ✓ ${'worker + API'.padEnd(24)} ${`127.0.0.1:${port}`.padEnd(26)} ${formatDuration(Date.now() - t0)}`);
 
   const urls = [
@@ -87,12 +69,6 @@ async function seed(databaseUrl: string): Promise<void> {
   } finally {
     await db.close();
   }
-}
-
-async function healthz(url: string): Promise<boolean> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-  await res.arrayBuffer();
-  return res.status === 200;
 }
 
 main().catch((err: unknown) => {
