@@ -30,6 +30,17 @@ const schema = z
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     /** Prebuilt workflow bundle; unset means the worker bundles src/workflows itself (dev and tests). */
     WORKFLOW_BUNDLE_PATH: z.string().optional(),
+    /*
+     * Worker concurrency. Unset means the SDK's default; `npm run bench` is how to tell whether a
+     * value helps on a given machine (README "Performance").
+     */
+    WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),
+    WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).optional(),
+    WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).optional(),
+    /** Workflows kept in memory between tasks; one evicted from the cache is replayed from its history on its next task. */
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+    WORKER_WORKFLOW_TASK_POLLERS: z.coerce.number().int().min(2).optional(),
+    WORKER_ACTIVITY_TASK_POLLERS: z.coerce.number().int().min(1).optional(),
 
     KAFKA_BROKERS: z
       .string()

@@ -1,16 +1,47 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities';
+import { createActivities, type Activities, type ActivityDeps } from '../activities';
+import type { Config } from '../config';
 
-export interface CheckoutWorkerOptions {
+interface CheckoutWorkerBaseOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  deps: ActivityDeps;
   /** A bundle made by build-workflow-bundle.ts; without one the worker bundles src/workflows (about 2 s). */
   workflowBundlePath?: string;
   interceptors?: WorkerOptions['interceptors'];
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  /** Concurrency and cache knobs (`workerTuning(config)`); unset ones keep the SDK's defaults. */
+  tuning?: WorkerTuning;
+}
+
+/**
+ * The real activities are built from `deps`; `activities` replaces them wholesale, which is how the
+ * bench runs the same workflow code and worker options with no-op stubs (its "empty saga").
+ */
+export type CheckoutWorkerOptions = CheckoutWorkerBaseOptions & ({ deps: ActivityDeps } | { activities: Activities });
+
+export type WorkerTuning = Pick<
+  WorkerOptions,
+  | 'maxConcurrentWorkflowTaskExecutions'
+  | 'maxConcurrentActivityTaskExecutions'
+  | 'maxConcurrentLocalActivityExecutions'
+  | 'maxCachedWorkflows'
+  | 'maxConcurrentWorkflowTaskPolls'
+  | 'maxConcurrentActivityTaskPolls'
+>;
+
+/** The WORKER_* variables as worker options; only the ones set, so the SDK's defaults stay the defaults. */
+export function workerTuning(cfg: Config): WorkerTuning {
+  const tuning: WorkerTuning = {
+    maxConcurrentWorkflowTaskExecutions: cfg.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxConcurrentActivityTaskExecutions: cfg.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentLocalActivityExecutions: cfg.WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES,
+    maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS,
+    maxConcurrentWorkflowTaskPolls: cfg.WORKER_WORKFLOW_TASK_POLLERS,
+    maxConcurrentActivityTaskPolls: cfg.WORKER_ACTIVITY_TASK_POLLERS,
+  };
+  return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)) as WorkerTuning;
 }
 
 export function workflowSource(bundlePath?: string): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
@@ -22,12 +53,13 @@ export async function createCheckoutWorker(opts: CheckoutWorkerOptions): Promise
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    activities: createActivities(opts.deps),
+    activities: 'activities' in opts ? opts.activities : createActivities(opts.deps),
     ...workflowSource(opts.workflowBundlePath),
     // On SIGTERM in-flight activities get this long to finish before their tasks are abandoned
     // (and retried elsewhere with the same idempotency keys).
     shutdownGraceTime: '30s',
     ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+    ...opts.tuning,
     ...(opts.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions } : {}),
     ...(opts.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTaskExecutions } : {}),
   });

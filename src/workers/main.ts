@@ -2,7 +2,7 @@ import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporali
 import { config, ConfigError } from '../config';
 import { logger } from '../logger';
 import { observabilityInterceptor } from '../metrics/activity-interceptor';
-import { createCheckoutWorker } from './checkout-worker';
+import { createCheckoutWorker, workerTuning } from './checkout-worker';
 import { createWorkerResources } from './resources';
 import { temporalLogger } from './temporal-logger';
 
@@ -28,10 +28,11 @@ async function main(): Promise<void> {
       taskQueue: cfg.TEMPORAL_TASK_QUEUE,
       deps: resources.deps,
       interceptors: { activity: [observabilityInterceptor] },
+      tuning: workerTuning(cfg),
       ...(cfg.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: cfg.WORKFLOW_BUNDLE_PATH } : {}),
     });
     logger.info(
-      { taskQueue: cfg.TEMPORAL_TASK_QUEUE, temporal: cfg.TEMPORAL_ADDRESS, metricsPort: cfg.WORKER_METRICS_PORT || null },
+      { taskQueue: cfg.TEMPORAL_TASK_QUEUE, temporal: cfg.TEMPORAL_ADDRESS, metricsPort: cfg.WORKER_METRICS_PORT || null, tuning: workerTuning(cfg) },
       'worker started',
     );
     // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown; run() resolves once drained.
