@@ -1,0 +1,44 @@
+import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { config } from '../src/config';
+import { logger } from '../src/logger';
+import { observabilityInterceptor } from '../src/metrics/activity-interceptor';
+import { createCheckoutWorker, workerTuning } from '../src/workers/checkout-worker';
+import { temporalLogger } from '../src/workers/temporal-logger';
+import { createEmptyActivities } from './empty-activities';
+
+/**
+ * The bench's empty-saga worker: src/workers/main.ts with the activities swapped for no-op stubs.
+ * Same runtime set-up, same interceptors, same worker options (WORKER_* variables), same workflow
+ * bundle (WORKFLOW_BUNDLE_PATH); only TEMPORAL_TASK_QUEUE differs, set by the bench.
+ */
+async function main(): Promise<void> {
+  const cfg = config();
+  Runtime.install({
+    logger: temporalLogger(logger.child({ component: 'temporal' })),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(cfg.WORKER_METRICS_PORT > 0 ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${cfg.WORKER_METRICS_PORT}` } } } : {}),
+    },
+  });
+  const connection = await NativeConnection.connect({ address: cfg.TEMPORAL_ADDRESS });
+  try {
+    const worker = await createCheckoutWorker({
+      connection,
+      namespace: cfg.TEMPORAL_NAMESPACE,
+      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+      activities: createEmptyActivities(),
+      interceptors: { activity: [observabilityInterceptor] },
+      tuning: workerTuning(cfg),
+      ...(cfg.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: cfg.WORKFLOW_BUNDLE_PATH } : {}),
+    });
+    logger.info({ taskQueue: cfg.TEMPORAL_TASK_QUEUE, tuning: workerTuning(cfg) }, 'empty-saga worker started');
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  logger.fatal({ err }, 'empty-saga worker failed');
+  process.exit(1);
+});
