@@ -39,7 +39,20 @@ export function backoffMs(attempt: number, initialMs: number, maxMs: number, ran
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-export function errorMessage(err: unknown): string {
+/**
+ * The innermost error of a `cause` chain: the driver's own error under drizzle's wrapper, whose
+ * message repeats the whole query with its parameters (customer data has no place in a DLQ header
+ * or a log line).
+ */
+export function rootCause(err: unknown): unknown {
+  let e = err;
+  for (let depth = 0; depth < 6 && e instanceof Error && e.cause instanceof Error; depth++) e = e.cause;
+  return e;
+}
+
+/** One line for a log or a DLQ header: the root cause's message and its code. */
+export function errorMessage(error: unknown): string {
+  const err = rootCause(error);
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message;

@@ -4,7 +4,7 @@ import { kafkajsToPino } from '../lib/kafka-topics';
 import type { Logger } from '../logger';
 import { deadLetterMessage, type DeadLetterKind } from './dead-letters';
 import { decodeEnvelope, UndecodableMessage, validateEvent, type CheckoutEvent } from './decode';
-import { backoffMs, errorMessage, isTransientInfrastructureError } from './failures';
+import { backoffMs, errorMessage, isTransientInfrastructureError, rootCause } from './failures';
 
 /**
  * The runtime every downstream consumer shares. Per consumer: its own consumer group reading
@@ -56,6 +56,8 @@ export interface EventConsumerOptions {
   partitionsConsumedConcurrently?: number;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /** How often done offsets are committed (default 1 s); redelivery after a crash is bounded by it, duplicates are dropped anyway. */
+  autoCommitIntervalMs?: number;
 }
 
 export type ConsumerState = 'idle' | 'starting' | 'running' | 'restarting' | 'crashed' | 'stopped';
@@ -201,7 +203,7 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
           continue;
         }
         failures += 1;
-        eventLog.warn({ err, failures, maxAttempts }, 'handler failed');
+        eventLog.warn({ err: rootCause(err), failures, maxAttempts }, 'handler failed');
         if (failures >= maxAttempts) {
           return deadLetter(message, partition, 'handler', errorMessage(err), failures, { eventId: event.id, eventType: event.type }, ctl);
         }
@@ -226,7 +228,7 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
         // half-way (stop, rebalance) resumes at the first message not done.
         eachBatchAutoResolve: false,
         autoCommit: true,
-        autoCommitInterval: 1_000,
+        autoCommitInterval: options.autoCommitIntervalMs ?? 1_000,
         eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }) => {
           const ctl: Control = { heartbeat, isRunning, isStale };
           for (const message of batch.messages) {

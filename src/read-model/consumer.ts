@@ -6,7 +6,7 @@ import { createOrderHistoryProjector, ORDER_HISTORY_EVENT_TYPES } from './projec
 
 export type ConsumerConnection = Pick<EventConsumerOptions, 'brokers' | 'clientId' | 'topic' | 'dlqTopic'>;
 /** What a test (or another deployment) may change: a group of its own, retry timings, the handler around the projector. */
-export type ConsumerOverrides = Partial<Pick<EventConsumerOptions, 'groupId' | 'maxAttempts' | 'retry' | 'partitionsConsumedConcurrently' | 'sessionTimeoutMs' | 'heartbeatIntervalMs'>> & {
+export type ConsumerOverrides = Partial<Pick<EventConsumerOptions, 'groupId' | 'maxAttempts' | 'retry' | 'partitionsConsumedConcurrently' | 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'autoCommitIntervalMs'>> & {
   wrapHandler?: (handler: EventConsumerOptions['handler']) => EventConsumerOptions['handler'];
 };
 
