@@ -3,8 +3,8 @@ import { connectDatabase } from '../src/db/client';
 import { seedDemoCatalog } from '../src/db/seed';
 import { startStack, StackError, type Stack } from '../src/stack';
 import { formatDuration, progress } from '../src/stack/progress';
-import { stopAll, type ManagedProcess } from '../src/stack/processes';
-import { spawnWorkerAndApi, waitForApi } from '../src/stack/service-processes';
+import { stopAll, stopStaleProcess, type ManagedProcess } from '../src/stack/processes';
+import { spawnWorkerAndApi, startServiceProcess, waitForApi } from '../src/stack/service-processes';
 import { runUntilSignalled, stopOnSignals } from '../src/stack/shutdown';
 
 /**
@@ -39,6 +39,9 @@ async function main(): Promise<void> {
   // Their logs are what a developer watches while clicking through a checkout.
   const { worker, api } = await spawnWorkerAndApi({ env, stateDir: stackDir, port, output: 'inherit' });
   services.push(worker, api);
+  // The downstream consumers (order history, emails) in their own process, as in a deployment.
+  await stopStaleProcess(stackDir, 'consumers', 'consumers');
+  services.push(await startServiceProcess({ name: 'consumers', label: 'consumers', entry: 'src/workers/consumers-main.ts', env, stateDir: stackDir, output: 'inherit' }));
   for (const service of services) {
     void service.exited.then((info) => {
       if (stopping) return;
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
     });
   }
   await waitForApi(port, api);
-  progress.line(`  ✓ ${'worker + API'.padEnd(24)} ${`127.0.0.1:${port}`.padEnd(26)} ${formatDuration(Date.now() - t0)}`);
+  progress.line(`  ✓ ${'worker, API, consumers'.padEnd(24)} ${`127.0.0.1:${port}`.padEnd(26)} ${formatDuration(Date.now() - t0)}`);
 
   const urls = [
     ['Checkout page + API', appUrl],

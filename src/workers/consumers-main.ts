@@ -1,0 +1,62 @@
+import { config, ConfigError } from '../config';
+import type { EventConsumer } from '../consumers/runtime';
+import { connectDatabase } from '../db/client';
+import { ensureTopics } from '../lib/kafka-topics';
+import { logger } from '../logger';
+import { createNotificationConsumer } from '../notifications/consumer';
+import { createMailer } from '../notifications/mailer';
+import { createOrderHistoryConsumer } from '../read-model/consumer';
+
+/**
+ * The downstream consumers process: the order-history projector and the notification sender, each
+ * in its own consumer group (so either can be scaled, restarted or replayed without the other).
+ * They share this process only to keep `npm start` small; nothing else is shared but the pool.
+ * SIGINT/SIGTERM: each finishes the message in hand, commits and leaves its group.
+ */
+async function main(): Promise<void> {
+  const cfg = config();
+  // The topics exist before anything subscribes, whoever starts first (the stack, compose, this).
+  await ensureTopics(cfg.KAFKA_BROKERS, {
+    topic: cfg.KAFKA_TOPIC,
+    dlqTopic: cfg.KAFKA_DLQ_TOPIC,
+    partitions: cfg.KAFKA_TOPIC_PARTITIONS,
+    replicationFactor: cfg.KAFKA_REPLICATION_FACTOR,
+    clientId: `${cfg.KAFKA_CLIENT_ID}-consumers-topics`,
+  });
+  const database = connectDatabase(cfg.DATABASE_URL, cfg.DATABASE_POOL_SIZE);
+  const mailer = createMailer({ smtpUrl: cfg.SMTP_URL, from: cfg.MAIL_FROM });
+  const connection = { brokers: cfg.KAFKA_BROKERS, clientId: cfg.KAFKA_CLIENT_ID, topic: cfg.KAFKA_TOPIC, dlqTopic: cfg.KAFKA_DLQ_TOPIC };
+  const consumers: EventConsumer[] = [
+    createOrderHistoryConsumer({ connection, db: database.db, logger }),
+    createNotificationConsumer({ connection, db: database.db, mailer, render: { appUrl: cfg.APP_URL }, logger }),
+  ];
+
+  let stopping: Promise<void> | undefined;
+  const stop = (why: string) =>
+    (stopping ??= (async () => {
+      logger.info({ why }, 'consumers stopping');
+      await Promise.allSettled(consumers.map((c) => c.stop()));
+      mailer.close();
+      await database.close();
+      logger.info('consumers stopped');
+    })());
+
+  process.once('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));
+  process.once('SIGINT', () => void stop('SIGINT').then(() => process.exit(0)));
+  for (const consumer of consumers) {
+    // kafkajs gave up restarting it: exit non-zero so the supervisor restarts the process.
+    void consumer.crashed.then((err) => {
+      logger.fatal({ err, consumerGroup: consumer.groupId }, 'consumer crashed for good');
+      void stop('crash').finally(() => process.exit(1));
+    });
+  }
+
+  await Promise.all(consumers.map((c) => c.start()));
+  logger.info({ groups: consumers.map((c) => c.groupId), topic: cfg.KAFKA_TOPIC, dlqTopic: cfg.KAFKA_DLQ_TOPIC }, 'consumers started');
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) logger.fatal(err.message);
+  else logger.fatal({ err }, 'consumers failed to start');
+  process.exit(1);
+});
