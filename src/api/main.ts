@@ -4,6 +4,8 @@ import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { config, ConfigError, type Config } from '../config';
+import { ALL_CONSUMER_GROUPS } from '../consumers/groups';
+import { consumerGroupsProbe, registerConsumerMetrics } from '../consumers/monitoring';
 import { connectDatabase } from '../db/client';
 import { logger } from '../logger';
 import type { ChargeEventHandler } from '../payments/webhooks';
@@ -37,6 +39,18 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
     retry: { retries: 0 },
     connectionTimeout: 1_500,
   }).admin();
+  // The downstream consumers as Kafka sees them: group membership for readiness, offsets for lag.
+  const consumersAdmin = new Kafka({
+    clientId: `${cfg.KAFKA_CLIENT_ID}-api-consumers`,
+    brokers: cfg.KAFKA_BROKERS,
+    logLevel: logLevel.NOTHING,
+    // Finding a group's coordinator needs the cluster metadata, which a fresh client loads on its
+    // first retry: two quick ones, within the probe's 2 s.
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 500 },
+    connectionTimeout: 1_500,
+  }).admin();
+  const metrics = new Registry();
+  registerConsumerMetrics(metrics, consumersAdmin, { topic: cfg.KAFKA_TOPIC, dlqTopic: cfg.KAFKA_DLQ_TOPIC, groups: ALL_CONSUMER_GROUPS });
   const draining = new AbortController();
 
   const app = createApp({
@@ -44,10 +58,10 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
     db: database.db,
     temporal,
     logger,
-    metrics: new Registry(),
+    metrics,
     readiness: createReadinessChecker(
       { postgres: postgresProbe(database.sql), temporal: temporalProbe(temporal), kafka: kafkaProbe(kafkaAdmin) },
-      { logger },
+      { logger, advisory: { consumers: consumerGroupsProbe(consumersAdmin, ALL_CONSUMER_GROUPS) } },
     ),
     shutdownSignal: draining.signal,
     // External refunds and disputes from Stripe go to the refund flow (ExternalRefundWorkflow).
@@ -69,7 +83,7 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
       const forced = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(forced);
-      await Promise.allSettled([database.close(), connection.close(), kafkaAdmin.disconnect()]);
+      await Promise.allSettled([database.close(), connection.close(), kafkaAdmin.disconnect(), consumersAdmin.disconnect()]);
     })());
 
   return { server, url, close };

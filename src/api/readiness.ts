@@ -7,6 +7,8 @@ export interface ReadinessReport {
   ready: boolean;
   /** Per dependency: `ok`, `timeout` or `failed`; the reason is logged, not published. */
   checks: Record<string, 'ok' | 'timeout' | 'failed'>;
+  /** Advisory checks that are not `ok`: reported, but they do not make the API unready. */
+  degraded?: string[];
 }
 
 export interface ReadinessChecker {
@@ -15,13 +17,22 @@ export interface ReadinessChecker {
 
 export type Probe = () => Promise<unknown>;
 
-/** Runs every probe in parallel, each cut off after `timeoutMs` so one hung dependency cannot hang /readyz. */
-export function createReadinessChecker(probes: Record<string, Probe>, options: { timeoutMs?: number; logger?: Logger } = {}): ReadinessChecker {
+/**
+ * Runs every probe in parallel, each cut off after `timeoutMs` so one hung dependency cannot hang /readyz.
+ * `advisory` probes (the downstream consumers) are reported alongside but never make the API
+ * unready: the API serves checkouts without them, and taking it out of rotation because the mail
+ * sender is down would turn a late email into an outage.
+ */
+export function createReadinessChecker(
+  probes: Record<string, Probe>,
+  options: { timeoutMs?: number; logger?: Logger; advisory?: Record<string, Probe> } = {},
+): ReadinessChecker {
   const timeoutMs = options.timeoutMs ?? 2_000;
+  const advisory = options.advisory ?? {};
   return {
     async check() {
       const entries = await Promise.all(
-        Object.entries(probes).map(async ([name, probe]) => {
+        Object.entries({ ...advisory, ...probes }).map(async ([name, probe]) => {
           const result = await withTimeout(probe(), timeoutMs).then(
             () => 'ok' as const,
             (err: unknown) => {
@@ -33,7 +44,9 @@ export function createReadinessChecker(probes: Record<string, Probe>, options: {
         }),
       );
       const checks = Object.fromEntries(entries);
-      return { ready: entries.every(([, result]) => result === 'ok'), checks };
+      const failing = entries.filter(([, result]) => result !== 'ok').map(([name]) => name);
+      const degraded = failing.filter((name) => name in advisory && !(name in probes));
+      return { ready: failing.length === degraded.length, checks, ...(Object.keys(advisory).length ? { degraded } : {}) };
     },
   };
 }

@@ -15,7 +15,8 @@ export function healthRoutes({ deps, metrics }: ApiContext): Router {
     const report = await deps.readiness.check();
     res.set('Cache-Control', 'no-store');
     if (report.ready) {
-      res.json({ status: 'ready', checks: report.checks });
+      // Degraded: ready for traffic, but an advisory check (the downstream consumers) is failing.
+      res.json({ status: report.degraded?.length ? 'degraded' : 'ready', checks: report.checks });
       return;
     }
     const failing = Object.entries(report.checks).filter(([, result]) => result !== 'ok').map(([name]) => name);
