@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { checkouts, orderLines, orders, products, reservations } from '../../../db/schema';
+import { returnOrderLinesToStock } from '../../db/stock';
 import type { ActivityDeps } from '../deps';
 import { FailureCode, type CheckoutItem } from '../../workflows/checkout/contract';
 import type { EventLine } from '../../events/contract';
@@ -136,18 +137,12 @@ export function createStockActivities({ db }: Pick<ActivityDeps, 'db'>) {
           .where(eq(reservations.checkoutId, input.checkoutId))
           .for('update');
         if (!reservation || reservation.status !== 'RESERVED') return { released: false, lines: [] };
-        const lines = await tx.select().from(orderLines).where(eq(orderLines.orderId, reservation.orderId));
-        for (const line of [...lines].sort((a, b) => a.sku.localeCompare(b.sku))) {
-          await tx
-            .update(products)
-            .set({ stockAvailable: sql`${products.stockAvailable} + ${line.quantity}`, updatedAt: new Date() })
-            .where(eq(products.sku, line.sku));
-        }
+        const lines = await returnOrderLinesToStock(tx, reservation.orderId);
         await tx
           .update(reservations)
           .set({ status: 'RELEASED', releasedAt: new Date() })
           .where(eq(reservations.checkoutId, input.checkoutId));
-        return { released: true, lines: lines.map((l) => ({ sku: l.sku, quantity: l.quantity })) };
+        return { released: true, lines };
       });
     },
   };

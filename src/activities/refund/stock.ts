@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
-import { eq, sql } from 'drizzle-orm';
-import { orderLines, products, reservations } from '../../../db/schema';
+import { eq } from 'drizzle-orm';
+import { reservations } from '../../../db/schema';
+import { returnOrderLinesToStock } from '../../db/stock';
 import type { ActivityDeps } from '../deps';
 
 export interface ReturnStockResult {
@@ -20,19 +21,11 @@ export function createRefundStockActivities({ db }: Pick<ActivityDeps, 'db'>) {
         const [reservation] = await tx.select().from(reservations).where(eq(reservations.orderId, input.orderId)).for('update');
         if (reservation?.status === 'RETURNED') return { outcome: 'already_returned', lines: [] };
         if (reservation?.status !== 'CONSUMED') return { outcome: 'nothing_to_return', lines: [] };
-        const lines = await tx.select().from(orderLines).where(eq(orderLines.orderId, input.orderId));
-        // SKU order, like the reservation, so a return and a concurrent checkout lock rows alike.
-        for (const line of [...lines].sort((a, b) => a.sku.localeCompare(b.sku))) {
-          await tx
-            .update(products)
-            .set({ stockAvailable: sql`${products.stockAvailable} + ${line.quantity}`, updatedAt: new Date() })
-            .where(eq(products.sku, line.sku));
-        }
+        const returned = await returnOrderLinesToStock(tx, input.orderId);
         await tx
           .update(reservations)
           .set({ status: 'RETURNED', releasedAt: new Date() })
           .where(eq(reservations.checkoutId, reservation.checkoutId));
-        const returned = lines.map((l) => ({ sku: l.sku, quantity: l.quantity }));
         Context.current().log.info('refunded stock returned', { orderId: input.orderId, lines: returned });
         return { outcome: 'returned', lines: returned };
       });
