@@ -60,22 +60,11 @@ export interface EventConsumerOptions {
   autoCommitIntervalMs?: number;
 }
 
-export type ConsumerState = 'idle' | 'starting' | 'running' | 'restarting' | 'crashed' | 'stopped';
-
-export interface ConsumerHealth {
-  groupId: string;
-  state: ConsumerState;
-  /** Partitions assigned to this member at the last rebalance. */
-  assignedPartitions: number[];
-  lastError?: string;
-}
-
 export interface EventConsumer {
   readonly groupId: string;
   start(): Promise<void>;
   /** Finishes the message in hand, commits what is done, leaves the group. */
   stop(): Promise<void>;
-  health(): ConsumerHealth;
   /** Resolves when the consumer crashed for good (kafkajs gave up restarting it). */
   readonly crashed: Promise<Error>;
 }
@@ -117,23 +106,17 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
       throw err;
     }));
 
-  const health: ConsumerHealth = { groupId: options.groupId, state: 'idle', assignedPartitions: [] };
   let resolveCrashed: (err: Error) => void = () => {};
   const crashed = new Promise<Error>((resolve) => (resolveCrashed = resolve));
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    health.state = 'running';
-    health.assignedPartitions = (e.payload.memberAssignment[options.topic] ?? []).slice().sort((a, b) => a - b);
-    log.info({ partitions: health.assignedPartitions }, 'joined consumer group');
+    log.info({ partitions: [...(e.payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b) }, 'joined consumer group');
   });
   consumer.on(consumer.events.CRASH, (e) => {
     const err = e.payload.error;
-    health.lastError = err.message;
     if (e.payload.restart) {
-      health.state = 'restarting';
       log.warn({ err }, 'consumer crashed; kafkajs restarts it');
     } else {
-      health.state = 'crashed';
       log.error({ err }, 'consumer crashed and will not restart');
       resolveCrashed(err);
     }
@@ -216,10 +199,8 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
   return {
     groupId: options.groupId,
     crashed,
-    health: () => ({ ...health, assignedPartitions: [...health.assignedPartitions] }),
 
     async start() {
-      health.state = 'starting';
       await consumer.connect();
       await consumer.subscribe({ topic: options.topic, fromBeginning: true });
       await consumer.run({
@@ -246,8 +227,6 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
       stopping ??= (async () => {
         await consumer.disconnect();
         if (dlqConnected) await dlqProducer.disconnect();
-        health.state = 'stopped';
-        health.assignedPartitions = [];
       })();
       return stopping;
     },
