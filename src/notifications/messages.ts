@@ -71,7 +71,7 @@ function receipt(event: CheckoutEvent<'order.confirmed'>, o: RenderOptions): Ren
     `  ${'Total'.padEnd(width)}${money(d.amount)}`,
     '',
     `Order number: ${d.orderId}`,
-    `Placed: ${formatDate(event.time, o.locale)}`,
+    `Confirmed: ${formatDate(event.time, o.locale)}`,
     '',
     'Keep this email as your receipt.',
     '',
@@ -86,7 +86,7 @@ function receipt(event: CheckoutEvent<'order.confirmed'>, o: RenderOptions): Ren
     `<p>${esc(greeting)}</p>
 <p>Thank you for your order. We have received your payment of <strong>${esc(money(d.amount))}</strong> and your order <strong>${esc(ref)}</strong> is confirmed.</p>
 <table style="border-collapse:collapse;margin:12px 0">${rows}<tr><td style="padding:8px 12px 4px 0;border-top:1px solid #ccc"><strong>Total</strong></td><td style="padding:8px 0 4px;border-top:1px solid #ccc;text-align:right"><strong>${esc(money(d.amount))}</strong></td></tr></table>
-<p style="color:#555">Order number: ${esc(d.orderId)}<br>Placed: ${esc(formatDate(event.time, o.locale))}</p>
+<p style="color:#555">Order number: ${esc(d.orderId)}<br>Confirmed: ${esc(formatDate(event.time, o.locale))}</p>
 <p>Keep this email as your receipt.</p>`,
     o,
   );

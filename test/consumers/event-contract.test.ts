@@ -3,7 +3,7 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { JSON_SCHEMA_DIR, renderEventJsonSchemaFiles } from '../../scripts/generate-event-schemas';
 import { decodeEnvelope, UndecodableMessage, validateEvent } from '../../src/consumers/decode';
 import { CHECKOUT_EVENT_TYPES, type OutcomeEvent } from '../../src/events/contract';
@@ -47,6 +47,16 @@ describe('the event contract: one zod schema per type, JSON Schema generated fro
     });
     afterAll(async () => {
       await bed?.close();
+    });
+
+    it('sit on topics created to keep their history (retention.ms=-1) with the configured partitions', async () => {
+      const { resources } = await bed.admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [bed.config.KAFKA_TOPIC, bed.config.KAFKA_DLQ_TOPIC].map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms'] })),
+      });
+      expect(resources.map((r) => r.configEntries.find((e) => e.configName === 'retention.ms')?.configValue)).toEqual(['-1', '-1']);
+      const { topics } = await bed.admin.fetchTopicMetadata({ topics: [bed.config.KAFKA_TOPIC, bed.config.KAFKA_DLQ_TOPIC] });
+      expect(topics.map((t) => t.partitions.length)).toEqual([bed.config.KAFKA_TOPIC_PARTITIONS, bed.config.KAFKA_TOPIC_PARTITIONS]);
     });
 
     it('are one of each type, and each passes its zod schema and its committed JSON Schema', () => {
