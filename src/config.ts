@@ -17,6 +17,8 @@ const schema = z
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** Address the API and the worker's metrics endpoint bind to: loopback locally, 0.0.0.0 in a container. */
+    HOST: z.string().min(1).default('127.0.0.1'),
     APP_URL: z.url().default('http://127.0.0.1:3000'),
 
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://postgres:postgres@127.0.0.1:54320/checkout_saga'),

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, parseConfig } from '../src/config';
+import { EVENT_TOPIC_RETENTION_MS } from '../src/lib/kafka-topics';
 import { KAFKA_VERSION } from '../src/stack/kafka';
 import { SEARCH_ATTRIBUTES } from '../src/stack/temporal';
 
@@ -50,9 +51,9 @@ const DEPLOYMENT_VALUES = {
 const serviceEnv = (name: string) => Object.fromEntries(Object.entries(service(name).environment ?? {}).map(([k, v]) => [k, interpolate(String(v), DEPLOYMENT_VALUES)]));
 
 describe('docker-compose.yml', () => {
-  it('describes the whole topology: databases, Temporal (+ UI, search attributes), Kafka (+ topics), migrations, API and worker', () => {
+  it('describes the whole topology: databases, Temporal (+ UI, search attributes), Kafka (+ topics), migrations, API, worker and consumers', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['api', 'kafka', 'kafka-topics-init', 'migrate', 'postgres', 'temporal', 'temporal-postgres', 'temporal-search-attributes', 'temporal-ui', 'worker'].sort(),
+      ['api', 'consumers', 'kafka', 'kafka-topics-init', 'migrate', 'postgres', 'temporal', 'temporal-postgres', 'temporal-search-attributes', 'temporal-ui', 'worker'].sort(),
     );
   });
 
@@ -67,7 +68,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('builds the API, worker and migration job from the Dockerfile, on Node 20', () => {
-    for (const name of ['api', 'worker', 'migrate']) expect(service(name).build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
+    for (const name of ['api', 'worker', 'consumers', 'migrate']) expect(service(name).build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
     const froms = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').match(/^FROM\s+\S+/gm);
     expect(froms?.every((f) => /^FROM\s+node:20\b/.test(f))).toBe(true);
   });
@@ -76,7 +77,8 @@ describe('docker-compose.yml', () => {
     expect(commandText(service('api'))).toContain('src/api/main.ts');
     expect(commandText(service('worker'))).toContain('src/workers/main.ts');
     expect(commandText(service('migrate'))).toContain('src/db/migrate.ts');
-    for (const file of ['src/api/main.ts', 'src/workers/main.ts', 'src/db/migrate.ts']) expect(existsSync(path.join(ROOT, file))).toBe(true);
+    expect(commandText(service('consumers'))).toContain('src/workers/consumers-main.ts');
+    for (const file of ['src/api/main.ts', 'src/workers/main.ts', 'src/workers/consumers-main.ts', 'src/db/migrate.ts']) expect(existsSync(path.join(ROOT, file))).toBe(true);
   });
 
   it('publishes the ports of the design: API 3000, Temporal 7233, Temporal Web UI 8233, Kafka 9092', () => {
@@ -88,7 +90,7 @@ describe('docker-compose.yml', () => {
     expect(service('kafka').environment?.KAFKA_ADVERTISED_LISTENERS).toContain('localhost:9092');
   });
 
-  it.each(['api', 'worker'])('gives the %s only variables src/config.ts reads, and a configuration that passes production validation', (name) => {
+  it.each(['api', 'worker', 'consumers'])('gives the %s only variables src/config.ts reads, and a configuration that passes production validation', (name) => {
     const env = serviceEnv(name);
     expect(Object.keys(env).filter((k) => !CONFIG_VARIABLES.includes(k))).toEqual([]);
     // Production must never fall back to the local stack's defaults for these.
@@ -106,6 +108,8 @@ describe('docker-compose.yml', () => {
     const postgres = service('postgres').environment ?? {};
     expect([db.hostname, db.port, db.username, db.pathname]).toEqual(['postgres', '5432', postgres.POSTGRES_USER, `/${postgres.POSTGRES_DB}`]);
     expect(config.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    // In a container, loopback would make the API unreachable from the published port.
+    expect(config.HOST).toBe('0.0.0.0');
     expect(config.KAFKA_BROKERS).toEqual(['kafka:19092']);
     expect(service('kafka').environment?.KAFKA_ADVERTISED_LISTENERS).toContain('//kafka:19092');
     expect(serviceEnv('worker').WORKFLOW_BUNDLE_PATH).toBe('/app/dist/workflow-bundle.js');
@@ -121,13 +125,15 @@ describe('docker-compose.yml', () => {
     const config = parseConfig(serviceEnv('api'));
     const command = commandText(service('kafka-topics-init'));
     for (const topic of [config.KAFKA_TOPIC, config.KAFKA_DLQ_TOPIC]) {
-      expect(command).toContain(`--topic ${topic} --partitions ${config.KAFKA_TOPIC_PARTITIONS} --replication-factor ${config.KAFKA_REPLICATION_FACTOR}`);
+      expect(command).toContain(
+        `--topic ${topic} --partitions ${config.KAFKA_TOPIC_PARTITIONS} --replication-factor ${config.KAFKA_REPLICATION_FACTOR} --config retention.ms=${EVENT_TOPIC_RETENTION_MS}`,
+      );
     }
     expect(service('kafka').environment?.KAFKA_AUTO_CREATE_TOPICS_ENABLE).toBe('false');
   });
 
-  it('starts the API and worker only after migrations, search attributes and topics are in place', () => {
-    for (const name of ['api', 'worker']) {
+  it('starts the API, worker and consumers only after migrations, search attributes and topics are in place', () => {
+    for (const name of ['api', 'worker', 'consumers']) {
       expect(service(name).depends_on).toMatchObject({
         migrate: { condition: 'service_completed_successfully' },
         'temporal-search-attributes': { condition: 'service_completed_successfully' },

@@ -69,7 +69,7 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
   });
 
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(options.port ?? cfg.PORT, options.host ?? '0.0.0.0', (err?: Error) => (err ? reject(err) : resolve(s)));
+    const s = app.listen(options.port ?? cfg.PORT, options.host ?? cfg.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;

@@ -1,4 +1,5 @@
 import { ConfigResourceTypes, Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import type { Config } from '../config';
 import { logger, type Logger } from '../logger';
 
 /**
@@ -31,6 +32,20 @@ export const EVENT_TOPIC_RETENTION_MS = -1;
 export interface EnsureTopicsResult {
   created: string[];
   existing: string[];
+}
+
+/** The configured topics, as every process that publishes or consumes provisions them at start. */
+export function ensureConfiguredTopics(
+  cfg: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_TOPIC' | 'KAFKA_DLQ_TOPIC' | 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_CLIENT_ID'>,
+  role: string,
+): Promise<EnsureTopicsResult> {
+  return ensureTopics(cfg.KAFKA_BROKERS, {
+    topic: cfg.KAFKA_TOPIC,
+    dlqTopic: cfg.KAFKA_DLQ_TOPIC,
+    partitions: cfg.KAFKA_TOPIC_PARTITIONS,
+    replicationFactor: cfg.KAFKA_REPLICATION_FACTOR,
+    clientId: `${cfg.KAFKA_CLIENT_ID}-${role}-topics`,
+  });
 }
 
 export async function ensureTopics(brokers: string[], opts: TopicOptions): Promise<EnsureTopicsResult> {

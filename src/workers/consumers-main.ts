@@ -1,7 +1,7 @@
 import { config, ConfigError } from '../config';
 import type { EventConsumer } from '../consumers/runtime';
 import { connectDatabase } from '../db/client';
-import { ensureTopics } from '../lib/kafka-topics';
+import { ensureConfiguredTopics } from '../lib/kafka-topics';
 import { logger } from '../logger';
 import { createNotificationConsumer } from '../notifications/consumer';
 import { createMailer } from '../notifications/mailer';
@@ -16,13 +16,7 @@ import { createOrderHistoryConsumer } from '../read-model/consumer';
 async function main(): Promise<void> {
   const cfg = config();
   // The topics exist before anything subscribes, whoever starts first (the stack, compose, this).
-  await ensureTopics(cfg.KAFKA_BROKERS, {
-    topic: cfg.KAFKA_TOPIC,
-    dlqTopic: cfg.KAFKA_DLQ_TOPIC,
-    partitions: cfg.KAFKA_TOPIC_PARTITIONS,
-    replicationFactor: cfg.KAFKA_REPLICATION_FACTOR,
-    clientId: `${cfg.KAFKA_CLIENT_ID}-consumers-topics`,
-  });
+  await ensureConfiguredTopics(cfg, 'consumers');
   const database = connectDatabase(cfg.DATABASE_URL, cfg.DATABASE_POOL_SIZE);
   const mailer = createMailer({ smtpUrl: cfg.SMTP_URL, from: cfg.MAIL_FROM });
   const connection = { brokers: cfg.KAFKA_BROKERS, clientId: cfg.KAFKA_CLIENT_ID, topic: cfg.KAFKA_TOPIC, dlqTopic: cfg.KAFKA_DLQ_TOPIC };

@@ -1,5 +1,6 @@
 import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { config, ConfigError } from '../config';
+import { ensureConfiguredTopics } from '../lib/kafka-topics';
 import { logger } from '../logger';
 import { observabilityInterceptor } from '../metrics/activity-interceptor';
 import { createCheckoutWorker, workerTuning } from './checkout-worker';
@@ -14,11 +15,13 @@ async function main(): Promise<void> {
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
       // Served by the SDK core at /metrics: task slots, poll latencies, schedule-to-start, workflow
-      // and activity outcomes, plus the checkout counters of src/metrics. All interfaces, so a
-      // Prometheus in another container can scrape it; it exposes counts, never payloads.
-      ...(cfg.WORKER_METRICS_PORT > 0 ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${cfg.WORKER_METRICS_PORT}` } } } : {}),
+      // and activity outcomes, plus the checkout counters of src/metrics. On HOST: loopback locally,
+      // all interfaces in a container so Prometheus can scrape it; it exposes counts, never payloads.
+      ...(cfg.WORKER_METRICS_PORT > 0 ? { metrics: { prometheus: { bindAddress: `${cfg.HOST}:${cfg.WORKER_METRICS_PORT}` } } } : {}),
     },
   });
+  // Publishing never auto-creates a topic, so the worker makes sure they exist (a no-op when they do).
+  await ensureConfiguredTopics(cfg, 'worker');
   const resources = createWorkerResources(cfg);
   const connection = await NativeConnection.connect({ address: cfg.TEMPORAL_ADDRESS });
   try {
