@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -45,6 +45,8 @@ export interface BenchStackOptions {
   emptySaga?: boolean;
 }
 
+const REPO_ROOT = path.resolve(__dirname, '..');
+const CONSUMERS_ENTRY = 'src/workers/consumers-main.ts';
 const BENCH_PRODUCTS = 8;
 /** int4 holds 2.1e9; a billion per product outlasts any soak. */
 const BENCH_STOCK = 1_000_000_000;
@@ -108,6 +110,12 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
             output: 'log',
           });
     if (emptyWorker) started.push(emptyWorker);
+    // npm start also runs the downstream consumers (order history, notification mails); they read
+    // every event and write PostgreSQL and SMTP, so they share the machine with the saga.
+    const consumers = existsSync(path.join(REPO_ROOT, CONSUMERS_ENTRY))
+      ? await startServiceProcess({ name: 'consumers', label: 'consumers', entry: CONSUMERS_ENTRY, env: serviceEnv, stateDir, output: 'log' })
+      : undefined;
+    if (consumers) started.push(consumers);
 
     temporalConnection = await Connection.connect({ address: s.env.TEMPORAL_ADDRESS });
     const temporal = new Client({ connection: temporalConnection, namespace: s.env.TEMPORAL_NAMESPACE });
@@ -121,6 +129,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       ['API', api],
       ['worker', worker],
       ['empty-saga worker', emptyWorker],
+      ['consumers', consumers],
       ['Temporal', s.components.temporal?.process],
       ['Kafka', s.components.kafka?.process()],
       ['PostgreSQL', s.components.postgres?.process],

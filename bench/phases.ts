@@ -12,14 +12,16 @@ import type { BenchStack } from './bench-stack';
 import type { CheckoutCustomer, CheckoutTrace } from './checkout-client';
 import type { KafkaOutcomeProbe } from './kafka-probe';
 import { runOpenLoop, settleWithin, sleep, startClosedLoop } from './load';
-import type { ProcSampler } from './proc-sampler';
+import { OTHER_LABEL, type ProcSampler } from './proc-sampler';
 import { ratePerSecond, round, summarize, type RateSeries, type Summary } from './stats';
 
 /** Durations and sizes of one run; `--quick` scales them down to a smoke run. */
 export interface BenchPlan {
   warmup: number;
   rampSteps: number[];
+  /** A ramp step lasts three saga latencies, within these bounds. */
   rampStepMs: number;
+  rampStepMaxMs: number;
   settleMs: number;
   measureMs: number;
   openRates: number[];
@@ -35,31 +37,33 @@ export interface BenchPlan {
 }
 
 export const DEFAULT_PLAN: BenchPlan = {
-  warmup: 20,
-  rampSteps: [4, 8, 16, 32, 64],
+  warmup: 12,
+  rampSteps: [4, 8, 16, 32, 64, 128],
   rampStepMs: 3_000,
+  rampStepMaxMs: 12_000,
   settleMs: 3_000,
   measureMs: 15_000,
   openRates: [10, 20],
   openMs: 60_000,
-  openTailMs: 20_000,
+  openTailMs: 10_000,
   overloadFactor: 2,
   overloadMs: 30_000,
-  drainMs: 90_000,
+  drainMs: 45_000,
 };
 
 export const QUICK_PLAN: BenchPlan = {
   warmup: 5,
   rampSteps: [8, 32],
   rampStepMs: 2_000,
+  rampStepMaxMs: 4_000,
   settleMs: 1_500,
   measureMs: 5_000,
   openRates: [10, 20],
-  openMs: 8_000,
-  openTailMs: 10_000,
+  openMs: 5_000,
+  openTailMs: 5_000,
   overloadFactor: 2,
   overloadMs: 5_000,
-  drainMs: 30_000,
+  drainMs: 15_000,
 };
 
 export interface PhaseMark {
@@ -108,6 +112,14 @@ export interface SaturationResult {
   failed: number;
   /** Start to finish of one saga in the window (closed loop: not a user latency). */
   latencyMs: Summary;
+  /** Mean CPU (% of a core) of each process over the measurement window. */
+  cpu: Record<string, number>;
+  /**
+   * CPU time all our processes spent per completed saga in the window (ms), the load generator
+   * and other people's processes left out: on a CPU-bound machine this, not the rate, is the
+   * steadier figure to compare two settings by.
+   */
+  cpuMsPerCompleted: number;
   errors: string[];
 }
 
@@ -139,17 +151,20 @@ async function saturate(ctx: BenchContext, label: string, rec: Recorder, iterati
   const ramp: SaturationResult['ramp'] = [];
   try {
     if (!plan.concurrency) {
-      for (let i = 0; i < steps.length; i++) {
-        const c = steps[i]!;
+      for (const c of steps) {
         loop.setConcurrency(c);
-        const from = performance.now() + Math.min(1_000, plan.rampStepMs / 3);
-        await sleep(plan.rampStepMs);
-        const perSecond = ratePerSecond(rec.done, from, performance.now());
+        // A step must outlast a few sagas, or it only sees the clients it started with: three
+        // times the latency of the last step, within the plan's bounds; counted over its last 2/3.
+        const recent = rec.latencies.slice(-Math.max(5, c)).map((l) => l.ms);
+        const stepMs = Math.min(plan.rampStepMaxMs, Math.max(plan.rampStepMs, 3 * (summarize(recent).p50 || 0)));
+        const stepStart = performance.now();
+        await sleep(stepMs);
+        const perSecond = ratePerSecond(rec.done, stepStart + stepMs / 3, performance.now());
+        const best = Math.max(0, ...ramp.map((r) => r.perSecond));
         ramp.push({ concurrency: c, perSecond: round(perSecond, 1) });
-        ctx.log(`  ${label} ramp: ${String(c).padStart(3)} clients -> ${perSecond.toFixed(1)}/s`);
-        const best = Math.max(...ramp.map((r) => r.perSecond));
-        // Still climbing at the last step: one more doubling, up to 256 clients.
-        if (i === steps.length - 1 && perSecond >= best && ramp.length > 1 && perSecond > 1.1 * ramp[ramp.length - 2]!.perSecond && c < 256) steps.push(c * 2);
+        ctx.log(`  ${label} ramp: ${String(c).padStart(3)} clients -> ${perSecond.toFixed(1)}/s (${(stepMs / 1000).toFixed(0)} s step)`);
+        // Past the knee: doubling the clients no longer buys 10% more.
+        if (ramp.length >= 2 && perSecond < 1.1 * best) break;
       }
     }
     const best = Math.max(0, ...ramp.map((r) => r.perSecond));
@@ -168,8 +183,11 @@ async function saturate(ctx: BenchContext, label: string, rec: Recorder, iterati
     }
     const to = performance.now();
     const perSecond = ratePerSecond(rec.done, from, to);
+    const cpu = ctx.sampler.summaryBetween((from - ctx.origin) / 1000, (to - ctx.origin) / 1000);
+    const serviceCpu = Object.entries(cpu).filter(([label]) => label !== OTHER_LABEL && !label.startsWith('bench'));
+    const cpuPct = serviceCpu.reduce((sum, [, v]) => sum + v.cpuMean, 0);
     const inWindow = rec.latencies.filter((l) => l.at >= from && l.at < to).map((l) => l.ms);
-    ctx.log(`  ${label}: ${perSecond.toFixed(1)}/s at ${chosen} clients`);
+    ctx.log(`  ${label}: ${perSecond.toFixed(1)}/s at ${chosen} clients, ${perSecond > 0 ? ((cpuPct * 10) / perSecond).toFixed(0) : '?'} ms of CPU per completed (all our processes)`);
     return {
       ramp,
       concurrency: chosen,
@@ -178,6 +196,8 @@ async function saturate(ctx: BenchContext, label: string, rec: Recorder, iterati
       completed: rec.done.length - doneBefore - rec.done.filter((t) => t >= to).length,
       failed: rec.failed.filter((t) => t >= from && t < to).length,
       latencyMs: summarize(inWindow),
+      cpu: Object.fromEntries(Object.entries(cpu).map(([label, v]) => [label, round(v.cpuMean, 0)])),
+      cpuMsPerCompleted: perSecond > 0 ? round((cpuPct * 10) / perSecond, 0) : Number.NaN,
       errors: rec.errors,
     };
   } finally {
@@ -309,7 +329,6 @@ export async function openLoopPhase(ctx: BenchContext, probe: KafkaOutcomeProbe,
       traces.push(trace);
       ctx.offered.add(performance.now());
       await ctx.customer.purchase(trace, deadline);
-      if (trace.finalStatus === 'COMPLETED') ctx.completed.add(performance.now());
     });
     const unfinished = await settleWithin(result.pending, Math.max(0, deadline - performance.now()) + 1_000);
     if (unfinished > 0) ctx.log(`  ! ${unfinished} checkouts of the ${rate}/s phase unfinished after the tail`);
@@ -363,6 +382,7 @@ export interface OverloadResult {
   finishedByType: Record<string, number>;
   /** Seconds from the end of the overload until the last accepted checkout finished (or the drain bound). */
   drainS: number;
+  drained: boolean;
   stragglers: Array<{ checkoutId: string; status: string }>;
   errors: string[];
 }
@@ -387,21 +407,19 @@ export async function overloadPhase(ctx: BenchContext, probe: KafkaOutcomeProbe,
   const overEnd = performance.now();
 
   const accepted = traces.filter((t) => t.checkoutId).map((t) => t.checkoutId!);
-  const stopCounting = probe.onOutcome((id, outcome) => {
-    if (outcome.type === 'order.confirmed') ctx.completed.add(outcome.at);
-    void id;
-  });
   ctx.log(`  overload over: ${accepted.length} accepted; draining (at most ${plan.drainMs / 1000} s)`);
   const missing = await probe.waitForOutcomes(accepted, plan.drainMs, (n) => ctx.log(`  draining: ${n} checkouts not finished yet`));
-  stopCounting();
   const terminal = accepted.map((id) => probe.outcome(id)).filter((o) => o !== undefined);
   const lastAt = Math.max(overEnd, ...terminal.map((o) => o.at));
-  const stragglers: OverloadResult['stragglers'] = [];
-  for (const checkoutId of missing.slice(0, 50)) {
-    const res = await ctx.customer.getStatus({ sentAt: performance.now(), getMs: [], checkoutId }).catch(() => undefined);
-    stragglers.push({ checkoutId, status: res?.status ?? 'unknown' });
-  }
-  for (const checkoutId of missing.slice(50)) stragglers.push({ checkoutId, status: 'not looked up' });
+  // Where the first stragglers are, looked up at once: an API still digesting a backlog must not
+  // stretch the run by a timeout per straggler.
+  const lookedUp = await Promise.all(
+    missing.slice(0, 20).map(async (checkoutId) => {
+      const res = await ctx.customer.getStatus({ sentAt: performance.now(), getMs: [], checkoutId }).catch(() => undefined);
+      return { checkoutId, status: res?.status ?? 'no answer' };
+    }),
+  );
+  const stragglers: OverloadResult['stragglers'] = [...lookedUp, ...missing.slice(20).map((checkoutId) => ({ checkoutId, status: 'not looked up' }))];
 
   const byStatus: Record<string, number> = {};
   for (const t of traces) byStatus[String(t.postStatus ?? 'none')] = (byStatus[String(t.postStatus ?? 'none')] ?? 0) + 1;
@@ -422,7 +440,8 @@ export async function overloadPhase(ctx: BenchContext, probe: KafkaOutcomeProbe,
     accepted: accepted.length,
     finished: terminal.filter((o) => o.type !== 'checkout.needs_attention').length,
     finishedByType,
-    drainS: round((lastAt - overEnd) / 1000, 1),
+    drainS: missing.length ? plan.drainMs / 1000 : round((lastAt - overEnd) / 1000, 1),
+    drained: missing.length === 0,
     stragglers,
     errors: [...new Set(traces.map((t) => t.error).filter((e): e is string => Boolean(e)))].slice(0, 5),
   };

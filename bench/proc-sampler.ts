@@ -28,6 +28,12 @@ export interface ProcessSample {
   memMb: number;
 }
 
+export interface ProcessSummary {
+  cpuMean: number;
+  cpuMax: number;
+  memMaxMb: number;
+}
+
 export interface Sample {
   /** Seconds since the sampler started. */
   t: number;
@@ -147,9 +153,22 @@ export class ProcSampler {
   }
 
   /** Mean CPU % and peak memory per process over the samples of `phase`. */
-  phaseSummary(phase: string): Record<string, { cpuMean: number; cpuMax: number; memMaxMb: number }> {
-    const out: Record<string, { cpuMean: number; cpuMax: number; memMaxMb: number }> = {};
-    const inPhase = this.samples.filter((s) => s.phase === phase);
+  phaseSummary(phase: string): Record<string, ProcessSummary> {
+    return this.summarize(this.samples.filter((s) => s.phase === phase));
+  }
+
+  /** The same over the samples taken between two times (seconds since the start). */
+  summaryBetween(fromS: number, toS: number): Record<string, ProcessSummary> {
+    return this.summarize(this.samples.filter((s) => s.t > fromS && s.t <= toS));
+  }
+
+  /** Seconds since the start, on the samples' clock. */
+  now(): number {
+    return (performance.now() - this.startedAt) / 1000;
+  }
+
+  private summarize(inPhase: Sample[]): Record<string, ProcessSummary> {
+    const out: Record<string, ProcessSummary> = {};
     for (const label of this.labels) {
       const values = inPhase.map((s) => s.processes[label]).filter((v): v is ProcessSample => v !== undefined);
       if (values.length === 0) continue;

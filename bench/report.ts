@@ -62,6 +62,7 @@ export function buildRows(r: BenchResults): Row[] {
     add('ceiling', 'empty saga completed/s', r.ceiling.perSecond.toFixed(1));
     add('ceiling', 'clients (from the ramp)', String(r.ceiling.concurrency));
     add('ceiling', 'saga start->result p50 / p99', `${ms(r.ceiling.latencyMs.p50)} / ${ms(r.ceiling.latencyMs.p99)}`);
+    add('ceiling', 'CPU per saga, all our processes', ms(r.ceiling.cpuMsPerCompleted));
   }
   if (r.saturation) {
     add('saturation', 'checkouts completed/s', r.saturation.perSecond.toFixed(1), `>= ${TARGETS.checkoutsPerSecond}/s`, r.saturation.perSecond >= TARGETS.checkoutsPerSecond);
@@ -71,6 +72,7 @@ export function buildRows(r: BenchResults): Row[] {
     }
     add('saturation', 'clients (from the ramp)', String(r.saturation.concurrency));
     add('saturation', 'POST->COMPLETED p50 / p99', `${ms(r.saturation.latencyMs.p50)} / ${ms(r.saturation.latencyMs.p99)}`);
+    add('saturation', 'CPU per checkout, all our processes', ms(r.saturation.cpuMsPerCompleted));
     if (r.saturation.failed > 0) add('saturation', 'failed checkouts', String(r.saturation.failed), '0', false);
   }
   for (const o of r.open) {
@@ -90,7 +92,12 @@ export function buildRows(r: BenchResults): Row[] {
     add('overload', 'POST answers', Object.entries(o.byStatus).map(([k, v]) => `${k}: ${v}`).join(', '));
     add('overload', 'POST p50 / p99', `${ms(o.postMs.p50)} / ${ms(o.postMs.p99)}`);
     add('overload', '5xx (not 503+Retry-After) / timeouts', String(o.failures), '0', o.failures === 0);
-    add('overload', 'accepted that finished', `${o.finished} / ${o.accepted} (drain ${o.drainS} s)`, 'all', o.finished === o.accepted);
+    add('overload', 'accepted that finished', `${o.finished} / ${o.accepted} (${o.drained ? `drained in ${o.drainS} s` : `not drained within the ${o.drainS} s bound`})`, 'all', o.finished === o.accepted);
+    if (o.stragglers.length) {
+      const byStatus: Record<string, number> = {};
+      for (const st of o.stragglers) byStatus[st.status] = (byStatus[st.status] ?? 0) + 1;
+      add('overload', 'stragglers by status', Object.entries(byStatus).map(([k, v]) => `${k}: ${v}`).join(', '));
+    }
   }
   if (r.soak) {
     const s = r.soak;
@@ -104,14 +111,26 @@ export function buildRows(r: BenchResults): Row[] {
       }
     }
   }
-  const cpuPhase = r.saturation ? 'saturation' : r.soak ? 'soak' : undefined;
-  const cpu = cpuPhase ? r.cpuByPhase[cpuPhase] : undefined;
-  if (cpu) {
-    for (const [label, v] of Object.entries(cpu).sort((a, b) => b[1].cpuMean - a[1].cpuMean)) {
-      add(`cpu @ ${cpuPhase}`, label, label === OTHER_LABEL ? `${v.cpuMean.toFixed(0)} % (max ${v.cpuMax.toFixed(0)} %)` : `${v.cpuMean.toFixed(0)} % of a core, ${v.memMaxMb.toFixed(0)} MB`);
+  // Where the CPU went while the service was saturated: per process, as % of a core and per checkout.
+  const window = r.saturation ?? r.ceiling;
+  if (window) {
+    const phase = r.saturation ? 'cpu @ saturation' : 'cpu @ ceiling';
+    for (const [label, cpu] of Object.entries(window.cpu).sort((a, b) => b[1] - a[1])) {
+      const mem = r.cpuByPhase[r.saturation ? 'saturation' : 'ceiling']?.[label]?.memMaxMb;
+      const perSaga = window.perSecond > 0 ? ` = ${Math.round((cpu * 10) / window.perSecond)} ms per ${r.saturation ? 'checkout' : 'saga'}` : '';
+      add(phase, label, label === OTHER_LABEL ? `${cpu} % of a core` : `${cpu} % of a core${perSaga}${mem !== undefined ? `, ${Math.round(mem)} MB` : ''}`);
+    }
+  } else if (r.soak && r.cpuByPhase.soak) {
+    for (const [label, v] of Object.entries(r.cpuByPhase.soak).sort((a, b) => b[1].cpuMean - a[1].cpuMean)) {
+      add('cpu @ soak', label, `${v.cpuMean.toFixed(0)} % of a core${label === OTHER_LABEL ? '' : `, ${v.memMaxMb.toFixed(0)} MB`}`);
     }
   }
-  if (r.saturating) add(`cpu @ ${r.saturating.phase}`, 'busiest process', `${r.saturating.process} (${r.saturating.cpuMean.toFixed(0)} %)`);
+  if (window) {
+    const total = Object.values(window.cpu).reduce((sum, v) => sum + v, 0);
+    const capacity = r.machine.cpus * 100;
+    add(r.saturation ? 'cpu @ saturation' : 'cpu @ ceiling', 'whole machine', `${Math.round(total)} % of ${capacity} %${total >= capacity * 0.9 ? ': every core busy, so the machine (not one process) is the limit' : ''}`);
+  }
+  if (r.saturating) add(`cpu @ ${r.saturating.phase}`, 'busiest process', `${r.saturating.process} (${r.saturating.cpuMean.toFixed(0)} % of a core)`);
   if (r.error) add('run', 'error', r.error, 'none', false);
   return rows;
 }
