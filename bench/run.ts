@@ -177,7 +177,9 @@ async function main(): Promise<void> {
     await phase(ctx, 'warm-up', () => warmUp(ctx, !opts.soak && opts.phases.includes('ceiling')));
     if (opts.soak) {
       const concurrency = opts.concurrency ?? (await phase(ctx, 'ramp', () => saturationPhase({ ...ctx, plan: { ...plan, measureMs: 5_000 } }))).concurrency;
-      results.soak = await phase(ctx, 'soak', () => soakPhase(ctx, opts.soak!, concurrency));
+      // Per 1,000 as the issue asks; a short soak (a try-out) in five blocks instead.
+      const blockSize = opts.soak >= 5_000 ? 1_000 : Math.max(20, Math.round(opts.soak / 5));
+      results.soak = await phase(ctx, 'soak', () => soakPhase(ctx, opts.soak!, concurrency, blockSize));
     } else {
       const wanted = new Set(opts.phases);
       if (wanted.has('ceiling')) results.ceiling = await phase(ctx, 'ceiling', () => ceilingPhase(ctx));
