@@ -50,6 +50,9 @@ export interface BenchResults {
   error?: string;
 }
 
+/** Above this (% of a core, mean over a phase) other work on the machine makes a phase's figures unreliable. */
+const OTHER_CPU_LIMIT = 15;
+
 const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)} ms` : 'n/a');
 const pct = (s: Summary) => `${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)}`;
 const atMost = (v: number, limit: number) => (Number.isFinite(v) ? v <= limit : false);
@@ -131,6 +134,13 @@ export function buildRows(r: BenchResults): Row[] {
     add(r.saturation ? 'cpu @ saturation' : 'cpu @ ceiling', 'whole machine', `${Math.round(total)} % of ${capacity} %${total >= capacity * 0.9 ? ': every core busy, so the machine (not one process) is the limit' : ''}`);
   }
   if (r.saturating) add(`cpu @ ${r.saturating.phase}`, 'busiest process', `${r.saturating.process} (${r.saturating.cpuMean.toFixed(0)} % of a core)`);
+  // Someone else's test run during a phase takes CPU from the stack: its figures are then not ours.
+  for (const [phase, cpu] of Object.entries(r.cpuByPhase)) {
+    const other = cpu[OTHER_LABEL]?.cpuMean;
+    if (phase !== 'warm-up' && other !== undefined && other > OTHER_CPU_LIMIT) {
+      add(phase, 'CPU used by processes not ours', `${Math.round(other)} % of a core: this phase's figures are skewed`, `<= ${OTHER_CPU_LIMIT} %`, false);
+    }
+  }
   if (r.error) add('run', 'error', r.error, 'none', false);
   return rows;
 }
