@@ -94,10 +94,15 @@ describe('the worker process', () => {
     }
 
     // Workflow logger: the checkout's own line, with its workflowId.
-    const done = logs.find((l) => l.msg === 'checkout completed' && l.checkoutId === completed.input.checkoutId);
+    const done = await eventually(async () => logs.find((l) => l.msg === 'checkout completed' && l.checkoutId === completed.input.checkoutId), "the checkout's workflow log line", 10_000);
     expect(done).toMatchObject({ workflowId: `checkout-${completed.input.checkoutId}`, workflowType: 'CheckoutWorkflow', orderId: completed.input.orderId });
-    // Activity logs: the activity's info plus the ids the interceptor adds.
-    const claimed = logs.find((l) => l.msg === 'refund claimed' && l.orderId === completed.input.orderId);
+    // Activity logs: the activity's info plus the ids the interceptor adds. The SDK holds log lines
+    // back for about 100 ms to order them by time, so the refund's may still be on their way.
+    const claimed = await eventually(
+      async () => logs.find((l) => l.msg === 'refund claimed' && l.orderId === completed.input.orderId),
+      "the refund's activity log line",
+      10_000,
+    );
     expect(claimed).toMatchObject({ checkoutId: completed.input.checkoutId, activityType: 'claimRefund', workflowType: 'RefundWorkflow' });
     expect(String(claimed!.workflowId)).toMatch(/^refund-/);
     expect(claimed!.refundKey).toBe(String(claimed!.workflowId).slice('refund-'.length));
