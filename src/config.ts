@@ -69,6 +69,12 @@ const schema = z
     PAYMENT_ACTION_TIMEOUT_MS: durationMs.default(15 * 60_000),
     /** How long a compensation is retried before the checkout is parked in NEEDS_ATTENTION. */
     COMPENSATION_RETRY_WINDOW_MS: durationMs.default(10 * 60_000),
+    /**
+     * Checkouts allowed in progress at once (all API instances together); past it a new checkout is
+     * answered 503 with Retry-After instead of joining a queue it would wait minutes in. Size it as
+     * the workers' throughput times the wait a customer should accept (Little's law); 0 turns it off.
+     */
+    CHECKOUT_MAX_IN_FLIGHT: z.coerce.number().int().min(0).default(32),
 
     SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').default('smtp://127.0.0.1:1025'),
     MAIL_FROM: z.string().min(3).default('Checkout Saga <orders@checkout-saga.local>'),

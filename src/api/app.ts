@@ -5,6 +5,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
+import { createAdmission } from '../checkouts/admission';
 import { DEFAULT_CHECKOUT_TIMEOUTS, type CheckoutTimeouts } from '../checkouts/deps';
 import { usesStripeEmulator, type Config } from '../config';
 import type { Database } from '../db/client';
@@ -48,11 +49,12 @@ export const JSON_BODY_LIMIT = '32kb';
 
 export function createApp(deps: ApiDeps): Express {
   const timeouts: ApiTimeouts = { ...DEFAULT_CHECKOUT_TIMEOUTS, webhookSignalMs: 5_000, ...deps.timeouts };
+  const admission = createAdmission(deps.db, { limit: deps.config.CHECKOUT_MAX_IN_FLIGHT });
   const ctx: ApiContext = {
     deps: { ...deps, timeouts },
     metrics: createApiMetrics(deps.metrics),
     accessTokens: createAccessTokens({ ssoSecret: deps.config.SSO_SECRET, ttlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS }),
-    checkoutDeps: (req) => ({ db: deps.db, temporal: deps.temporal, config: deps.config, logger: req.log, timeouts }),
+    checkoutDeps: (req) => ({ db: deps.db, temporal: deps.temporal, config: deps.config, logger: req.log, timeouts, admission }),
   };
 
   const app = express();

@@ -5,6 +5,7 @@ export interface ApiMetrics {
   registry: Registry;
   httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
   checkoutsStarted: Counter;
+  checkoutsShed: Counter;
 }
 
 /** Registers the API's metrics in `registry` (once per registry, so tests may build many apps). */
@@ -23,7 +24,10 @@ export function createApiMetrics(registry: Registry): ApiMetrics {
   const checkoutsStarted =
     (registry.getSingleMetric('checkouts_started_total') as Counter | undefined) ??
     new Counter({ name: 'checkouts_started_total', help: 'Checkouts accepted and handed to the saga (idempotent replays excluded)', registers: [registry] });
-  return { registry, httpRequestDuration, checkoutsStarted };
+  const checkoutsShed =
+    (registry.getSingleMetric('checkouts_shed_total') as Counter | undefined) ??
+    new Counter({ name: 'checkouts_shed_total', help: 'New checkouts refused with 503 because CHECKOUT_MAX_IN_FLIGHT were in progress', registers: [registry] });
+  return { registry, httpRequestDuration, checkoutsStarted, checkoutsShed };
 }
 
 /** Labels by route pattern, never by raw path: a checkout id per label would explode the series. */

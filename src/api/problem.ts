@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { DomainError, type DomainErrorKind } from '../checkouts/errors';
+import { DomainError, ServiceUnavailableError, type DomainErrorKind } from '../checkouts/errors';
 
 /**
  * Every error leaves the API as `application/problem+json` (RFC 9457). Domain errors carry their
@@ -72,7 +72,8 @@ export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, next) 
     const status = STATUS_BY_KIND[err.kind];
     if (err.kind === 'unavailable' && 'retryAfterSeconds' in err) {
       res.set('Retry-After', String(err.retryAfterSeconds));
-      req.log.warn({ err: err.cause ?? err, dependency: (err as { dependency?: string }).dependency }, 'dependency unavailable: answered 503');
+      // A shed checkout is the API working as meant; the request log line records it already.
+      if (err instanceof ServiceUnavailableError) req.log.warn({ err: err.cause ?? err, dependency: err.dependency }, 'dependency unavailable: answered 503');
     }
     if (err.code === 'authentication-required') res.set('WWW-Authenticate', 'Bearer realm="checkout-saga"');
     return sendProblem(req, res, { status, code: err.code, title: err.title, detail: err.detail, ...err.extensions });

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
+import type { Admission } from './admission';
 
 /** How long the API waits on Temporal before it answers from PostgreSQL or with a 503. */
 export interface CheckoutTimeouts {
@@ -32,4 +33,6 @@ export interface CheckoutDeps {
   /** The request's logger, so every line carries its request id. */
   logger: Logger;
   timeouts: CheckoutTimeouts;
+  /** Refuses new checkouts while too many are in progress; without it every checkout is admitted. */
+  admission?: Admission;
 }

@@ -111,6 +111,17 @@ export class ServiceUnavailableError extends DomainError {
   }
 }
 
+/** Too many checkouts in progress: a new one would wait behind them instead of being answered at once. */
+export class CheckoutsBusyError extends DomainError {
+  readonly kind = 'unavailable';
+  readonly code = 'checkouts-busy';
+  readonly title = 'Too many checkouts in progress';
+
+  constructor(readonly retryAfterSeconds: number) {
+    super('The shop is taking as many checkouts as it can right now. Nothing was charged; please retry shortly.');
+  }
+}
+
 /** One answer for a login token that is unknown, used, revoked or expired: a client learns nothing more. */
 export class InvalidLoginTokenError extends DomainError {
   readonly kind = 'unauthenticated';

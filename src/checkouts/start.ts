@@ -38,6 +38,8 @@ export async function startCheckout(deps: CheckoutDeps, request: StartCheckoutRe
 
   // The saga checks again when it reserves; this only spares the customer a saga for a typo'd SKU.
   await assertCatalogHas(deps.db, request.items);
+  // After the replay check: a retry of a checkout already accepted is always answered.
+  await deps.admission?.admit();
 
   const checkoutId = randomUUID();
   const orderId = randomUUID();

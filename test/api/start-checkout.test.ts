@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
+import { and, count, eq, gt, inArray, sql } from 'drizzle-orm';
+import { Registry } from 'prom-client';
 import * as schema from '../../db/schema';
 import { createReadinessChecker, postgresProbe, temporalProbe } from '../../src/api/readiness';
+import { IN_PROGRESS_STATUSES } from '../../src/checkouts/admission';
 import { checkoutWorkflowId } from '../../src/workflows/checkout/contract';
 import { startTestApi, startVariantApp, type TestApi } from './support';
 
@@ -257,6 +259,74 @@ describe('POST /api/checkouts', () => {
     });
   });
 });
+
+describe('POST /api/checkouts while CHECKOUT_MAX_IN_FLIGHT checkouts are in progress', () => {
+  let api: TestApi;
+  let sku: string;
+  beforeAll(async () => {
+    api = await startTestApi();
+    sku = await api.h.seedProduct({ stock: 100, priceMinor: 700 });
+  });
+  afterAll(async () => {
+    await api?.h.assertNoChargeWithoutOrderOrRefund();
+    await api?.close();
+  });
+
+  it('refuses a new checkout with 503 and Retry-After, still answers a retry of an accepted one, and admits again once one finishes', async () => {
+    // Two checkouts held in progress: their payments wait for a 3-D Secure answer that never comes.
+    const held: { checkoutId: string; key: string; body: object }[] = [];
+    for (let i = 0; i < 2; i++) {
+      const key = randomUUID();
+      const body = { customer: { email: `held-${randomUUID().slice(0, 8)}@example.com` }, items: [{ sku, quantity: 1 }], paymentMethodId: 'pm_card_authenticationRequired' };
+      const res = await api.request('POST', '/api/checkouts', { json: body, headers: { 'Idempotency-Key': key } });
+      expect(res.status).toBe(202);
+      await api.waitForStatus(String(res.body.checkoutId), (v) => v.status === 'REQUIRES_ACTION');
+      held.push({ checkoutId: String(res.body.checkoutId), key, body });
+    }
+    // The limit is what is in progress now (the database is shared with earlier suites): full.
+    const limit = await inProgressCount(api);
+    const metrics = new Registry();
+    const variant = await startVariantApp(api, { config: { ...api.h.config, CHECKOUT_MAX_IN_FLIGHT: limit }, metrics });
+    const post = (body: object, key: string = randomUUID()) =>
+      fetch(`${variant.url}/api/checkouts`, { method: 'POST', headers: { 'content-type': 'application/json', 'Idempotency-Key': key }, body: JSON.stringify(body) });
+    const body = () => ({ customer: { email: `busy-${randomUUID().slice(0, 8)}@example.com` }, items: [{ sku, quantity: 1 }], paymentMethodId: 'pm_card_visa' });
+    try {
+      const shed = await post(body());
+      const problem = (await shed.json()) as Problem;
+      expect(shed.status).toBe(503);
+      expect(shed.headers.get('retry-after')).toBe('2');
+      expect(problem).toMatchObject({ type: 'urn:checkout-saga:problem:checkouts-busy', status: 503, title: 'Too many checkouts in progress' });
+      expect(problem.detail).toMatch(/Nothing was charged/);
+      expect((await metrics.getSingleMetricAsString('checkouts_shed_total')).split('\n')).toContain('checkouts_shed_total 1');
+
+      // A retry of a checkout already accepted is not a new one: it is answered, not shed.
+      const replay = await post(held[0]!.body, held[0]!.key);
+      expect(replay.status).toBe(202);
+      expect(((await replay.json()) as { checkoutId: string }).checkoutId).toBe(held[0]!.checkoutId);
+
+      // One held checkout is cancelled and undone: there is room for one more.
+      expect((await api.request('POST', `/api/checkouts/${held[0]!.checkoutId}/cancel`, { json: { reason: 'admission test' } })).status).toBe(202);
+      await api.waitForStatus(held[0]!.checkoutId, (v) => v.status === 'CANCELLED');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const admitted = await post(body());
+      expect(admitted.status).toBe(202);
+      const { checkoutId } = (await admitted.json()) as { checkoutId: string };
+      expect((await api.waitForStatus(checkoutId, (v) => v.status === 'COMPLETED')).status).toBe('COMPLETED');
+    } finally {
+      await variant.close();
+      await api.request('POST', `/api/checkouts/${held[1]!.checkoutId}/cancel`, { json: { reason: 'admission test done' } });
+      await api.waitForStatus(held[1]!.checkoutId, (v) => v.status === 'CANCELLED');
+    }
+  });
+});
+
+async function inProgressCount(api: TestApi): Promise<number> {
+  const [row] = await api.h.db
+    .select({ n: count() })
+    .from(schema.checkouts)
+    .where(and(inArray(schema.checkouts.status, IN_PROGRESS_STATUSES), gt(schema.checkouts.createdAt, sql`now() - interval '120 seconds'`)));
+  return row!.n;
+}
 
 async function countWorkflowRuns(api: TestApi, checkoutId: string): Promise<number> {
   // Visibility is eventually consistent: wait until it has caught up with the one completed run.

@@ -33,6 +33,10 @@ export default async function globalSetup(): Promise<void> {
   process.env.LOG_LEVEL ??= 'warn';
   // A worker process started by a test must not bind the fixed dev metrics port: two runs would clash.
   process.env.WORKER_METRICS_PORT ??= '0';
+  // Every suite shares one database but runs its own worker, and suites leave checkouts parked on
+  // purpose (workers stopped, 3-D Secure never answered): counted together they would shed the next
+  // suite's checkouts. The admission test turns the limit on for its own app.
+  process.env.CHECKOUT_MAX_IN_FLIGHT ??= '0';
   if (bundle.status === 'fulfilled' && bundle.value) {
     const file = path.join(stack.value.stateDir, 'workflow-bundle.js');
     // jest runs no global teardown after a failed set-up: stop the stack here rather than leave it to the reapers.

@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import { cancelCheckout } from '../../checkouts/cancel';
-import { CheckoutNotFoundError, InvalidInputError, type FieldError } from '../../checkouts/errors';
+import { CheckoutNotFoundError, CheckoutsBusyError, InvalidInputError, type FieldError } from '../../checkouts/errors';
 import {
   cancelCheckoutSchema,
   checkoutIdSchema,
@@ -21,7 +21,10 @@ export function checkoutRoutes(ctx: ApiContext): Router {
 
   router.post('/', async (req, res) => {
     const { request, idempotencyKey } = parseStartRequest(req);
-    const result = await startCheckout(ctx.checkoutDeps(req), request, idempotencyKey);
+    const result = await startCheckout(ctx.checkoutDeps(req), request, idempotencyKey).catch((err: unknown) => {
+      if (err instanceof CheckoutsBusyError) ctx.metrics.checkoutsShed.inc();
+      throw err;
+    });
     if (!result.replayed) ctx.metrics.checkoutsStarted.inc();
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
     res
