@@ -110,6 +110,8 @@ export interface SaturationResult {
   windowS: number;
   completed: number;
   failed: number;
+  /** POSTs in the window the API shed with Retry-After (CHECKOUT_MAX_IN_FLIGHT reached). */
+  shed: number;
   /** Start to finish of one saga in the window (closed loop: not a user latency). */
   latencyMs: Summary;
   /** Mean CPU (% of a core) of each process over the measurement window. */
@@ -127,11 +129,13 @@ interface Recorder {
   done: number[];
   latencies: Array<{ at: number; ms: number }>;
   failed: number[];
+  /** When a POST was shed (503/429 with Retry-After): the client waited as told, not an error. */
+  shed: number[];
   errors: string[];
 }
 
 function recorder(): Recorder {
-  return { done: [], latencies: [], failed: [], errors: [] };
+  return { done: [], latencies: [], failed: [], shed: [], errors: [] };
 }
 
 function noteError(rec: Recorder, err: unknown): void {
@@ -195,6 +199,7 @@ async function saturate(ctx: BenchContext, label: string, rec: Recorder, iterati
       windowS: round((to - from) / 1000, 1),
       completed: rec.done.length - doneBefore - rec.done.filter((t) => t >= to).length,
       failed: rec.failed.filter((t) => t >= from && t < to).length,
+      shed: rec.shed.filter((t) => t >= from && t < to).length,
       latencyMs: summarize(inWindow),
       cpu: Object.fromEntries(Object.entries(cpu).map(([label, v]) => [label, round(v.cpuMean, 0)])),
       cpuMsPerCompleted: perSecond > 0 ? round((cpuPct * 10) / perSecond, 0) : Number.NaN,
@@ -255,6 +260,12 @@ function checkoutIteration(ctx: BenchContext, rec: Recorder): () => Promise<void
     const trace = ctx.customer.newTrace();
     ctx.offered.add(performance.now());
     await ctx.customer.purchase(trace, performance.now() + 120_000);
+    if (trace.retryAfter && (trace.postStatus === 503 || trace.postStatus === 429)) {
+      // Shed at the door: a client comes back after Retry-After, as the page asks its customer to.
+      rec.shed.push(performance.now());
+      await sleep(Number(trace.retryAfter) * 1000);
+      return;
+    }
     if (trace.finalStatus === 'COMPLETED') {
       const at = performance.now();
       rec.done.push(at);
@@ -305,6 +316,10 @@ export interface OpenLoopPhaseResult {
   kafkaConfirmedMs: Summary;
   getMs: Summary;
   finishedMs: Summary;
+  /** POSTs answered 202; the rest were shed or failed. */
+  accepted: number;
+  /** POSTs answered 503/429 with Retry-After: refused at once, nothing started. */
+  shed: number;
   completed: number;
   notCompleted: number;
   /** Completed checkouts whose order.confirmed was not read back from Kafka. */
@@ -355,6 +370,8 @@ export async function openLoopPhase(ctx: BenchContext, probe: KafkaOutcomeProbe,
     kafkaConfirmedMs: summarize(kafka),
     getMs: summarize(traces.flatMap((t) => t.getMs)),
     finishedMs: summarize(traces.map((t) => t.finishedMs).filter((v): v is number => v !== undefined)),
+    accepted: traces.filter((t) => t.checkoutId).length,
+    shed: traces.filter((t) => t.retryAfter && (t.postStatus === 503 || t.postStatus === 429)).length,
     completed: completedIds.length,
     notCompleted: traces.length - completedIds.length,
     missingOnKafka: missing.length,

@@ -77,6 +77,7 @@ export function buildRows(r: BenchResults): Row[] {
     add('saturation', 'POST->COMPLETED p50 / p99', `${ms(r.saturation.latencyMs.p50)} / ${ms(r.saturation.latencyMs.p99)}`);
     add('saturation', 'CPU per checkout, all our processes', ms(r.saturation.cpuMsPerCompleted));
     if (r.saturation.failed > 0) add('saturation', 'failed checkouts', String(r.saturation.failed), '0', false);
+    if (r.saturation.shed > 0) add('saturation', 'POSTs shed (503 + Retry-After)', String(r.saturation.shed));
   }
   for (const o of r.open) {
     const p = `open ${o.rate}/s`;
@@ -87,7 +88,8 @@ export function buildRows(r: BenchResults): Row[] {
     add(p, 'POST->order.confirmed p50', ms(o.kafkaConfirmedMs.p50), kafkaTarget ? `<= ${TARGETS.kafkaP50At10Ms} ms` : '', kafkaTarget ? atMost(o.kafkaConfirmedMs.p50, TARGETS.kafkaP50At10Ms) : undefined);
     add(p, 'POST->order.confirmed p99', ms(o.kafkaConfirmedMs.p99), kafkaTarget ? `<= ${TARGETS.kafkaP99At10Ms} ms` : '', kafkaTarget ? atMost(o.kafkaConfirmedMs.p99, TARGETS.kafkaP99At10Ms) : undefined);
     add(p, 'GET status p50 / p99', `${ms(o.getMs.p50)} / ${ms(o.getMs.p99)}`);
-    add(p, 'completed / sent', `${o.completed} / ${o.fired}`, 'all', o.completed === o.fired && o.missingOnKafka === 0);
+    add(p, 'shed at the door (503 + Retry-After)', `${o.shed} / ${o.fired}`);
+    add(p, 'completed / accepted', `${o.completed} / ${o.accepted}`, 'all', o.completed === o.accepted && o.missingOnKafka === 0);
   }
   if (r.overload) {
     const o = r.overload;

@@ -43,6 +43,7 @@ interface Options {
   soak?: number;
   concurrency?: number;
   measure?: number;
+  rates?: number[];
   keepState?: boolean;
   markdown?: boolean;
   out: string;
@@ -61,6 +62,12 @@ function parsePhases(value: string): PhaseName[] {
   return names as PhaseName[];
 }
 
+function parseRates(value: string): number[] {
+  const rates = value.split(',').map((r) => Number(r.trim()));
+  if (rates.length === 0 || rates.some((r) => !(r > 0) || r > 1_000)) throw new InvalidArgumentError('--rates takes arrivals per second above 0, e.g. 2,5');
+  return rates;
+}
+
 function parseArgs(argv: string[]): Options {
   const program = new Command('npm run bench --')
     .description('Throughput and latency of checkouts against the empty-saga ceiling, in one run on this machine.')
@@ -68,6 +75,7 @@ function parseArgs(argv: string[]): Options {
     .option('--soak <n>', 'run N checkouts (closed loop) and report throughput and memory per 1,000', positiveInt('--soak'))
     .option('--phases <list>', `run only these, comma-separated (${PHASES.join(', ')}); for trying one knob quickly`, parsePhases, [...PHASES])
     .option('--concurrency <n>', 'closed-loop clients, instead of finding them with a ramp', positiveInt('--concurrency'))
+    .option('--rates <list>', 'open-loop arrival rates per second, comma-separated (default 10,20)', parseRates)
     .option('--measure <seconds>', 'length of the closed-loop measurement windows (default 15, --quick 5)', positiveInt('--measure'))
     .option('--keep-state', "keep the run's temp state dir (logs, data) after it ends")
     .option('--markdown', 'also print the table as Markdown (for the README)')
@@ -89,7 +97,7 @@ function logLine(start: number): (line: string) => void {
 
 /** The tuning variables that shape a run, so two reports can be compared knowing what differed. */
 function knobsOf(env: NodeJS.ProcessEnv): Record<string, string> {
-  const names = Object.keys(env).filter((k) => /^(WORKER_MAX_|WORKER_.*_POLLERS$|DATABASE_POOL_SIZE$|LOG_LEVEL$|API_|KAFKA_PRODUCER_)/.test(k));
+  const names = Object.keys(env).filter((k) => /^(WORKER_MAX_|WORKER_.*_POLLERS$|DATABASE_POOL_SIZE$|LOG_LEVEL$|API_|KAFKA_PRODUCER_|CHECKOUT_MAX_IN_FLIGHT$)/.test(k));
   const knobs: Record<string, string> = Object.fromEntries(names.sort().map((k) => [k, env[k]!]));
   for (const external of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'KAFKA_BROKERS']) if (env[external]) knobs[external] = 'external';
   return knobs;
@@ -101,7 +109,7 @@ async function main(): Promise<void> {
   const log = logLine(origin);
   const runId = randomBytes(4).toString('hex');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const plan: BenchPlan = { ...(opts.quick ? QUICK_PLAN : DEFAULT_PLAN), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.measure ? { measureMs: opts.measure * 1000 } : {}) };
+  const plan: BenchPlan = { ...(opts.quick ? QUICK_PLAN : DEFAULT_PLAN), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...(opts.measure ? { measureMs: opts.measure * 1000 } : {}), ...(opts.rates ? { openRates: opts.rates } : {}) };
   const kind: BenchResults['kind'] = opts.soak ? 'soak' : opts.quick ? 'quick' : 'default';
   const results: BenchResults = {
     runId,

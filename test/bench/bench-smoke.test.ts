@@ -215,15 +215,15 @@ describe('bench report', () => {
       plan: DEFAULT_PLAN,
       knobs: { DATABASE_POOL_SIZE: '20' },
       machine: { cpus: 2, cpuModel: 'test', memGb: 4, loadBefore: [0.1, 0.1, 0.1] },
-      ceiling: { ramp: [{ concurrency: 8, perSecond: 30 }], concurrency: 8, perSecond: 30, windowS: 15, completed: 450, failed: 0, latencyMs: summary, cpu: { Temporal: 90 }, cpuMsPerCompleted: 60, errors: [] },
+      ceiling: { ramp: [{ concurrency: 8, perSecond: 30 }], concurrency: 8, perSecond: 30, windowS: 15, completed: 450, failed: 0, shed: 0, latencyMs: summary, cpu: { Temporal: 90 }, cpuMsPerCompleted: 60, errors: [] },
       saturation: {
-        ramp: [{ concurrency: 8, perSecond: 27 }], concurrency: 8, perSecond: 27, windowS: 15, completed: 405, failed: 0, latencyMs: summary,
+        ramp: [{ concurrency: 8, perSecond: 27 }], concurrency: 8, perSecond: 27, windowS: 15, completed: 405, failed: 0, shed: 0, latencyMs: summary,
         cpu: { worker: 90, [OTHER_LABEL]: 5 }, cpuMsPerCompleted: 70, errors: [],
       },
       open: [
         {
-          rate: 20, durationS: 60, fired: 1200, achievedRate: 20, postStatus: { 202: 1200 }, postMs: summary, firstAnswerMs: summary,
-          kafkaConfirmedMs: summary, getMs: summary, finishedMs: summary, completed: 1200, notCompleted: 0, missingOnKafka: 0, schedulerLagMs: summary, errors: [],
+          rate: 20, durationS: 60, fired: 1200, achievedRate: 20, postStatus: { 202: 1150, 503: 50 }, postMs: summary, firstAnswerMs: summary,
+          kafkaConfirmedMs: summary, getMs: summary, finishedMs: summary, accepted: 1150, shed: 50, completed: 1150, notCompleted: 50, missingOnKafka: 0, schedulerLagMs: summary, errors: [],
         },
       ],
       rows: [],
@@ -237,6 +237,9 @@ describe('bench report', () => {
     expect(results.rows).toContainEqual({ phase: 'saturation', metric: 'checkouts completed/s', value: '27.0', target: '>= 25/s', met: true });
     expect(results.rows).toContainEqual({ phase: 'saturation', metric: 'ratio to the ceiling', value: '90 %', target: '>= 90 %', met: true });
     expect(results.rows.find((r) => r.phase === 'open 20/s' && r.metric.startsWith('POST p50'))).toMatchObject({ met: false });
+    // Shed POSTs are reported, and are not counted as checkouts lost.
+    expect(results.rows).toContainEqual({ phase: 'open 20/s', metric: 'shed at the door (503 + Retry-After)', value: '50 / 1200', target: '' });
+    expect(results.rows).toContainEqual({ phase: 'open 20/s', metric: 'completed / accepted', value: '1150 / 1150', target: 'all', met: true });
     expect(results.rows).toContainEqual({ phase: 'cpu @ saturation', metric: 'worker', value: '90 % of a core = 33 ms per checkout, 200 MB', target: '' });
     expect(formatTable(results.rows).split('\n')[0]).toMatch(/^phase\s+metric\s+value\s+target\s+met\?$/);
     const html = renderHtml(results);
