@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import {
-  CHECKOUT_WORKFLOW_TYPE,
-  checkoutWorkflowId,
-  searchAttributes,
-  type CheckoutInput,
-  type CheckoutResult,
-} from '../src/workflows/checkout/contract';
+import { checkoutStartOptions } from '../src/checkouts/start';
+import { CHECKOUT_WORKFLOW_TYPE, type CheckoutInput, type CheckoutResult } from '../src/workflows/checkout/contract';
 import type { CheckoutWorkflow } from '../src/workflows/checkout/workflow';
 import type { BenchStack } from './bench-stack';
 import type { CheckoutCustomer, CheckoutTrace } from './checkout-client';
@@ -227,18 +222,7 @@ export function benchCheckoutInput(sku: string, runId: string): CheckoutInput {
 
 /** One empty saga, started with the options the API uses, awaited to its result. */
 export async function runEmptySaga(client: Client, taskQueue: string, input: CheckoutInput): Promise<CheckoutResult> {
-  return client.workflow.execute<typeof CheckoutWorkflow>(CHECKOUT_WORKFLOW_TYPE, {
-    taskQueue,
-    workflowId: checkoutWorkflowId(input.checkoutId),
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    typedSearchAttributes: [
-      { key: searchAttributes.status, value: 'PENDING' },
-      { key: searchAttributes.step, value: 'none' },
-      { key: searchAttributes.customerEmail, value: input.customer.email },
-    ],
-  });
+  return client.workflow.execute<typeof CheckoutWorkflow>(CHECKOUT_WORKFLOW_TYPE, checkoutStartOptions(input, taskQueue));
 }
 
 function emptySagaIteration(ctx: BenchContext, rec: Recorder): () => Promise<void> {

@@ -25,10 +25,20 @@ export interface AdmissionOptions {
   retryAfterSeconds?: number;
 }
 
-export const IN_PROGRESS_STATUSES = ['PENDING', 'PROCESSING'];
+const IN_PROGRESS_STATUSES = ['PENDING', 'PROCESSING'];
+const DEFAULT_WINDOW_MS = 120_000;
+
+/** Checkouts in progress that count against the limit: PENDING or PROCESSING, created within `windowMs`. */
+export async function countInProgress(db: Database, windowMs = DEFAULT_WINDOW_MS): Promise<number> {
+  const [row] = await db
+    .select({ n: count() })
+    .from(checkouts)
+    .where(and(inArray(checkouts.status, IN_PROGRESS_STATUSES), gt(checkouts.createdAt, sql`now() - make_interval(secs => ${windowMs / 1000})`)));
+  return row?.n ?? 0;
+}
 
 export function createAdmission(db: Database, opts: AdmissionOptions): Admission {
-  const { limit, refreshMs = 250, windowMs = 120_000, retryAfterSeconds = 2 } = opts;
+  const { limit, refreshMs = 250, windowMs = DEFAULT_WINDOW_MS, retryAfterSeconds = 2 } = opts;
   let counted = 0;
   let admittedSince = 0;
   let countedAt = Number.NEGATIVE_INFINITY;
@@ -37,11 +47,7 @@ export function createAdmission(db: Database, opts: AdmissionOptions): Admission
   const refresh = () =>
     (refreshing ??= (async () => {
       try {
-        const [row] = await db
-          .select({ n: count() })
-          .from(checkouts)
-          .where(and(inArray(checkouts.status, IN_PROGRESS_STATUSES), gt(checkouts.createdAt, sql`now() - make_interval(secs => ${windowMs / 1000})`)));
-        counted = row?.n ?? 0;
+        counted = await countInProgress(db, windowMs);
         admittedSince = 0;
         countedAt = performance.now();
       } finally {

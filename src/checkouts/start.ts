@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowStartOptions } from '@temporalio/client';
 import { eq, inArray } from 'drizzle-orm';
 import { checkouts, idempotencyKeys, products } from '../../db/schema';
 import type { Database } from '../db/client';
@@ -99,26 +99,34 @@ async function startCheckoutWorkflow(deps: CheckoutDeps, ids: { checkoutId: stri
   };
   try {
     await deps.temporal.withDeadline(Date.now() + deps.timeouts.startWorkflowMs, () =>
-      deps.temporal.workflow.start<typeof CheckoutWorkflow>(CHECKOUT_WORKFLOW_TYPE, {
-        taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-        workflowId: checkoutWorkflowId(checkoutId),
-        args: [input],
-        // A running saga with this id is the same checkout (a retry or a concurrent submit): use it.
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        // A finished one must never run again: that would charge a second time.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: searchAttributes.status, value: 'PENDING' },
-          { key: searchAttributes.step, value: 'none' },
-          { key: searchAttributes.customerEmail, value: request.customer.email },
-        ],
-      }),
+      deps.temporal.workflow.start<typeof CheckoutWorkflow>(CHECKOUT_WORKFLOW_TYPE, checkoutStartOptions(input, deps.config.TEMPORAL_TASK_QUEUE)),
     );
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
     // The row stays PENDING: a retry with the same Idempotency-Key starts this very checkout.
     rethrowTemporalUnavailable(err);
   }
+}
+
+/**
+ * How every CheckoutWorkflow is started: by the API, and by the bench and the test harness, which
+ * must start it exactly as the API does.
+ */
+export function checkoutStartOptions(input: CheckoutInput, taskQueue: string): WorkflowStartOptions<typeof CheckoutWorkflow> {
+  return {
+    taskQueue,
+    workflowId: checkoutWorkflowId(input.checkoutId),
+    args: [input],
+    // A running saga with this id is the same checkout (a retry or a concurrent submit): use it.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    // A finished one must never run again: that would charge a second time.
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    typedSearchAttributes: [
+      { key: searchAttributes.status, value: 'PENDING' },
+      { key: searchAttributes.step, value: 'none' },
+      { key: searchAttributes.customerEmail, value: input.customer.email },
+    ],
+  };
 }
 
 async function findIdempotencyKey(db: Database, key: string) {

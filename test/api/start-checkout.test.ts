@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { and, count, eq, gt, inArray, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import * as schema from '../../db/schema';
 import { createReadinessChecker, postgresProbe, temporalProbe } from '../../src/api/readiness';
-import { IN_PROGRESS_STATUSES } from '../../src/checkouts/admission';
+import { countInProgress } from '../../src/checkouts/admission';
 import { checkoutWorkflowId } from '../../src/workflows/checkout/contract';
 import { startTestApi, startVariantApp, type TestApi } from './support';
 
@@ -284,7 +284,7 @@ describe('POST /api/checkouts while CHECKOUT_MAX_IN_FLIGHT checkouts are in prog
       held.push({ checkoutId: String(res.body.checkoutId), key, body });
     }
     // The limit is what is in progress now (the database is shared with earlier suites): full.
-    const limit = await inProgressCount(api);
+    const limit = await countInProgress(api.h.db);
     const metrics = new Registry();
     const variant = await startVariantApp(api, { config: { ...api.h.config, CHECKOUT_MAX_IN_FLIGHT: limit }, metrics });
     const post = (body: object, key: string = randomUUID()) =>
@@ -319,14 +319,6 @@ describe('POST /api/checkouts while CHECKOUT_MAX_IN_FLIGHT checkouts are in prog
     }
   });
 });
-
-async function inProgressCount(api: TestApi): Promise<number> {
-  const [row] = await api.h.db
-    .select({ n: count() })
-    .from(schema.checkouts)
-    .where(and(inArray(schema.checkouts.status, IN_PROGRESS_STATUSES), gt(schema.checkouts.createdAt, sql`now() - interval '120 seconds'`)));
-  return row!.n;
-}
 
 async function countWorkflowRuns(api: TestApi, checkoutId: string): Promise<number> {
   // Visibility is eventually consistent: wait until it has caught up with the one completed run.

@@ -5,12 +5,12 @@ import { eq, inArray } from 'drizzle-orm';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import * as schema from '../../db/schema';
 import { parseConfig, type Config } from '../../src/config';
+import { checkoutStartOptions } from '../../src/checkouts/start';
 import { connectDatabase, type DatabaseHandle } from '../../src/db/client';
 import {
   CHECKOUT_WORKFLOW_TYPE,
   TERMINAL_STATUSES,
   checkoutWorkflowId,
-  searchAttributes,
   statusQuery,
   type CheckoutInput,
   type CheckoutResult,
@@ -153,16 +153,7 @@ export async function startSagaHarness(options: HarnessOptions = {}): Promise<Sa
     async startCheckout(overrides = {}) {
       const input = harness.checkoutInput(overrides);
       started.push(input);
-      const handle = await client.workflow.start(CHECKOUT_WORKFLOW_TYPE, {
-        taskQueue,
-        workflowId: checkoutWorkflowId(input.checkoutId),
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [
-          { key: searchAttributes.status, value: 'PENDING' },
-          { key: searchAttributes.customerEmail, value: input.customer.email },
-        ],
-      });
+      const handle = await client.workflow.start(CHECKOUT_WORKFLOW_TYPE, checkoutStartOptions(input, taskQueue));
       return { input, handle };
     },
 
