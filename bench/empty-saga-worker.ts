@@ -1,9 +1,9 @@
-import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { config } from '../src/config';
 import { logger } from '../src/logger';
 import { observabilityInterceptor } from '../src/metrics/activity-interceptor';
 import { createCheckoutWorker, workerTuning } from '../src/workers/checkout-worker';
-import { temporalLogger } from '../src/workers/temporal-logger';
+import { installWorkerRuntime } from '../src/workers/runtime';
 import { createEmptyActivities } from './empty-activities';
 
 /**
@@ -13,13 +13,7 @@ import { createEmptyActivities } from './empty-activities';
  */
 async function main(): Promise<void> {
   const cfg = config();
-  Runtime.install({
-    logger: temporalLogger(logger.child({ component: 'temporal' })),
-    telemetryOptions: {
-      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      ...(cfg.WORKER_METRICS_PORT > 0 ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${cfg.WORKER_METRICS_PORT}` } } } : {}),
-    },
-  });
+  installWorkerRuntime(cfg);
   const connection = await NativeConnection.connect({ address: cfg.TEMPORAL_ADDRESS });
   try {
     const worker = await createCheckoutWorker({

@@ -1,25 +1,16 @@
-import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { config, ConfigError } from '../config';
 import { ensureConfiguredTopics } from '../lib/kafka-topics';
 import { logger } from '../logger';
 import { observabilityInterceptor } from '../metrics/activity-interceptor';
 import { createCheckoutWorker, workerTuning } from './checkout-worker';
 import { createWorkerResources } from './resources';
-import { temporalLogger } from './temporal-logger';
+import { installWorkerRuntime } from './runtime';
 
 /** The worker process: runs CheckoutWorkflow and its activities until SIGINT/SIGTERM, then drains. */
 async function main(): Promise<void> {
   const cfg = config();
-  Runtime.install({
-    logger: temporalLogger(logger.child({ component: 'temporal' })),
-    telemetryOptions: {
-      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      // Served by the SDK core at /metrics: task slots, poll latencies, schedule-to-start, workflow
-      // and activity outcomes, plus the checkout counters of src/metrics. On HOST: loopback locally,
-      // all interfaces in a container so Prometheus can scrape it; it exposes counts, never payloads.
-      ...(cfg.WORKER_METRICS_PORT > 0 ? { metrics: { prometheus: { bindAddress: `${cfg.HOST}:${cfg.WORKER_METRICS_PORT}` } } } : {}),
-    },
-  });
+  installWorkerRuntime(cfg);
   // Publishing never auto-creates a topic, so the worker makes sure they exist (a no-op when they do).
   await ensureConfiguredTopics(cfg, 'worker');
   const resources = createWorkerResources(cfg);
