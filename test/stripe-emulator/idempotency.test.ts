@@ -1,21 +1,8 @@
 import Stripe from 'stripe';
-import { newCheckoutId, rejectionOf, startEmulator, startStripeMock, type StripeMock, type TestEmulator } from './support';
+import { emulatorSuite, newCheckoutId, rejectionOf } from './support';
 
 describe('Stripe emulator: idempotency keys', () => {
-  let stripeMock: StripeMock;
-  let emulator: TestEmulator;
-
-  beforeAll(async () => {
-    stripeMock = await startStripeMock();
-    emulator = await startEmulator({ stripeMockUrl: stripeMock.url });
-  });
-  afterAll(async () => {
-    await emulator?.close();
-    await stripeMock?.stop();
-  });
-  afterEach(async () => {
-    await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE' });
-  });
+  const suite = emulatorSuite();
 
   const chargeParams = (checkoutId: string, paymentMethod = 'pm_card_visa'): Stripe.PaymentIntentCreateParams => ({
     amount: 1999,
@@ -30,12 +17,12 @@ describe('Stripe emulator: idempotency keys', () => {
     const checkoutId = newCheckoutId();
     const idempotencyKey = `checkout-${checkoutId}:capture`;
 
-    const first = await emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
-    const second = await emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
+    const first = await suite.emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
+    const second = await suite.emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
 
     expect(second.id).toBe(first.id);
     expect(second.lastResponse.headers['idempotent-replayed']).toBe('true');
-    const state = await emulator.state(checkoutId);
+    const state = await suite.emulator.state(checkoutId);
     expect(state.paymentIntents).toHaveLength(1);
     expect(state.successfulCharges).toEqual({ [first.id]: 1 });
     expect(state.requests.map((r) => [r.method, r.path, r.idempotencyKey, r.status, r.replayed])).toEqual([
@@ -47,23 +34,23 @@ describe('Stripe emulator: idempotency keys', () => {
   it('the same key with different parameters is refused with an idempotency error', async () => {
     const checkoutId = newCheckoutId();
     const idempotencyKey = `checkout-${checkoutId}:capture`;
-    await emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
+    await suite.emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
 
     const error = await rejectionOf(
-      emulator.stripe.paymentIntents.create({ ...chargeParams(checkoutId), amount: 2999 }, { idempotencyKey }),
+      suite.emulator.stripe.paymentIntents.create({ ...chargeParams(checkoutId), amount: 2999 }, { idempotencyKey }),
     );
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
     expect(error).toMatchObject({ statusCode: 400, type: 'StripeIdempotencyError' });
-    expect((await emulator.state(checkoutId)).paymentIntents).toHaveLength(1);
+    expect((await suite.emulator.state(checkoutId)).paymentIntents).toHaveLength(1);
   });
 
   it('a key reused on another endpoint is refused', async () => {
     const checkoutId = newCheckoutId();
     const idempotencyKey = `checkout-${checkoutId}:shared`;
-    const intent = await emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
+    const intent = await suite.emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
 
-    const error = await rejectionOf(emulator.stripe.refunds.create({ payment_intent: intent.id }, { idempotencyKey }));
+    const error = await rejectionOf(suite.emulator.stripe.refunds.create({ payment_intent: intent.id }, { idempotencyKey }));
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
     expect(error.message).toMatch(/same endpoint/);
@@ -73,39 +60,39 @@ describe('Stripe emulator: idempotency keys', () => {
     const checkoutId = newCheckoutId();
     const idempotencyKey = `checkout-${checkoutId}:capture`;
 
-    const first = await rejectionOf(emulator.stripe.paymentIntents.create(chargeParams(checkoutId, 'pm_card_chargeDeclined'), { idempotencyKey }));
-    const second = await rejectionOf(emulator.stripe.paymentIntents.create(chargeParams(checkoutId, 'pm_card_chargeDeclined'), { idempotencyKey }));
+    const first = await rejectionOf(suite.emulator.stripe.paymentIntents.create(chargeParams(checkoutId, 'pm_card_chargeDeclined'), { idempotencyKey }));
+    const second = await rejectionOf(suite.emulator.stripe.paymentIntents.create(chargeParams(checkoutId, 'pm_card_chargeDeclined'), { idempotencyKey }));
 
     expect(first).toBeInstanceOf(Stripe.errors.StripeCardError);
     expect(second).toBeInstanceOf(Stripe.errors.StripeCardError);
     expect(second.payment_intent?.id).toBe(first.payment_intent?.id);
-    const [intent] = (await emulator.state(checkoutId)).paymentIntents;
+    const [intent] = (await suite.emulator.state(checkoutId)).paymentIntents;
     expect(intent?.charges.map((c) => c.status)).toEqual(['failed']);
   });
 
   it('a request whose key is still in use gets 409, and the SDK retry then receives the saved answer', async () => {
     const checkoutId = newCheckoutId();
     const idempotencyKey = `checkout-${checkoutId}:capture`;
-    await emulator.post('/_emulator/faults', { latencyMs: 800, match: '^POST /v1/payment_intents$' });
+    await suite.emulator.post('/_emulator/faults', { latencyMs: 800, match: '^POST /v1/payment_intents$' });
 
-    const slow = emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
+    const slow = suite.emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
     await new Promise((r) => setTimeout(r, 200));
-    const concurrent = await rejectionOf(emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey }));
-    const retrying = emulator.client({ maxNetworkRetries: 5 }).paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
+    const concurrent = await rejectionOf(suite.emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey }));
+    const retrying = suite.emulator.client({ maxNetworkRetries: 5 }).paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
 
     expect(concurrent).toBeInstanceOf(Stripe.errors.StripeAPIError);
     expect(concurrent).toMatchObject({ statusCode: 409, code: 'idempotency_key_in_use' });
     const [original, retried] = await Promise.all([slow, retrying]);
     expect(retried.id).toBe(original.id);
-    expect((await emulator.state(checkoutId)).successfulCharges).toEqual({ [original.id]: 1 });
+    expect((await suite.emulator.state(checkoutId)).successfulCharges).toEqual({ [original.id]: 1 });
   });
 
   it('keys are scoped per API key', async () => {
     const checkoutId = newCheckoutId();
     const idempotencyKey = `checkout-${checkoutId}:capture`;
 
-    const ours = await emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
-    const theirs = await emulator.client({ apiKey: 'sk_test_another_account' }).paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
+    const ours = await suite.emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
+    const theirs = await suite.emulator.client({ apiKey: 'sk_test_another_account' }).paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
 
     expect(theirs.id).not.toBe(ours.id);
   });
@@ -114,11 +101,11 @@ describe('Stripe emulator: idempotency keys', () => {
     const checkoutId = newCheckoutId();
     const idempotencyKey = `checkout-${checkoutId}:capture`;
     const refused = await rejectionOf(
-      emulator.stripe.paymentIntents.create({ ...chargeParams(checkoutId), payment_method: 'pm_card_unknown' }, { idempotencyKey }),
+      suite.emulator.stripe.paymentIntents.create({ ...chargeParams(checkoutId), payment_method: 'pm_card_unknown' }, { idempotencyKey }),
     );
     expect(refused.code).toBe('resource_missing');
 
-    const intent = await emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
+    const intent = await suite.emulator.stripe.paymentIntents.create(chargeParams(checkoutId), { idempotencyKey });
 
     expect(intent.status).toBe('succeeded');
   });

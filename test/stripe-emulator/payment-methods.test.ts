@@ -1,21 +1,11 @@
 import Stripe from 'stripe';
-import { newCheckoutId, rejectionOf, startEmulator, startStripeMock, type StripeMock, type TestEmulator } from './support';
+import { emulatorSuite, newCheckoutId, rejectionOf } from './support';
 
 describe('Stripe emulator: test payment methods', () => {
-  let stripeMock: StripeMock;
-  let emulator: TestEmulator;
-
-  beforeAll(async () => {
-    stripeMock = await startStripeMock();
-    emulator = await startEmulator({ stripeMockUrl: stripeMock.url });
-  });
-  afterAll(async () => {
-    await emulator?.close();
-    await stripeMock?.stop();
-  });
+  const suite = emulatorSuite();
 
   const createIntent = (checkoutId: string, paymentMethod: string, extra: Partial<Stripe.PaymentIntentCreateParams> = {}) =>
-    emulator.stripe.paymentIntents.create({
+    suite.emulator.stripe.paymentIntents.create({
       amount: 4200,
       currency: 'eur',
       payment_method: paymentMethod,
@@ -32,13 +22,13 @@ describe('Stripe emulator: test payment methods', () => {
     expect(created.id).toMatch(/^pi_/);
     expect(created.client_secret).toMatch(new RegExp(`^${created.id}_secret_`));
 
-    const confirmed = await emulator.stripe.paymentIntents.confirm(created.id);
+    const confirmed = await suite.emulator.stripe.paymentIntents.confirm(created.id);
 
     expect(confirmed).toMatchObject({ status: 'succeeded', amount_received: 4200, last_payment_error: null, next_action: null, metadata: { checkoutId } });
-    const charge = await emulator.stripe.charges.retrieve(confirmed.latest_charge as string);
+    const charge = await suite.emulator.stripe.charges.retrieve(confirmed.latest_charge as string);
     expect(charge).toMatchObject({ object: 'charge', status: 'succeeded', paid: true, amount: 4200, amount_refunded: 0, payment_intent: created.id });
     expect(charge.id).toMatch(/^ch_/);
-    const state = await emulator.state(checkoutId);
+    const state = await suite.emulator.state(checkoutId);
     expect(state.successfulCharges).toEqual({ [created.id]: 1 });
   });
 
@@ -46,7 +36,7 @@ describe('Stripe emulator: test payment methods', () => {
     const checkoutId = newCheckoutId();
     const created = await createIntent(checkoutId, 'pm_card_chargeDeclined');
 
-    const error = await rejectionOf(emulator.stripe.paymentIntents.confirm(created.id));
+    const error = await rejectionOf(suite.emulator.stripe.paymentIntents.confirm(created.id));
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeCardError);
     expect(error).toMatchObject({ statusCode: 402, type: 'StripeCardError', code: 'card_declined', decline_code: 'generic_decline' });
@@ -55,16 +45,16 @@ describe('Stripe emulator: test payment methods', () => {
       status: 'requires_payment_method',
       last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline' },
     });
-    const intent = await emulator.stripe.paymentIntents.retrieve(created.id);
+    const intent = await suite.emulator.stripe.paymentIntents.retrieve(created.id);
     expect(intent).toMatchObject({ status: 'requires_payment_method', payment_method: null, amount_received: 0 });
-    expect((await emulator.state(checkoutId)).successfulCharges).toEqual({ [created.id]: 0 });
+    expect((await suite.emulator.state(checkoutId)).successfulCharges).toEqual({ [created.id]: 0 });
   });
 
   it('a declined intent can be paid with another card', async () => {
     const created = await createIntent(newCheckoutId(), 'pm_card_chargeDeclined');
-    await rejectionOf(emulator.stripe.paymentIntents.confirm(created.id));
+    await rejectionOf(suite.emulator.stripe.paymentIntents.confirm(created.id));
 
-    const retried = await emulator.stripe.paymentIntents.confirm(created.id, { payment_method: 'pm_card_visa' });
+    const retried = await suite.emulator.stripe.paymentIntents.confirm(created.id, { payment_method: 'pm_card_visa' });
 
     expect(retried).toMatchObject({ status: 'succeeded', payment_method: 'pm_card_visa', last_payment_error: null });
   });
@@ -72,12 +62,12 @@ describe('Stripe emulator: test payment methods', () => {
   it('pm_card_authenticationRequired asks for 3-D Secure with a redirect to the emulator challenge page', async () => {
     const created = await createIntent(newCheckoutId(), 'pm_card_authenticationRequired');
 
-    const confirmed = await emulator.stripe.paymentIntents.confirm(created.id, { return_url: 'https://shop.example/checkout/done' });
+    const confirmed = await suite.emulator.stripe.paymentIntents.confirm(created.id, { return_url: 'https://shop.example/checkout/done' });
 
     expect(confirmed.status).toBe('requires_action');
     expect(confirmed.next_action).toEqual({
       type: 'redirect_to_url',
-      redirect_to_url: { url: `${emulator.url}/_emulator/3ds/${created.id}`, return_url: 'https://shop.example/checkout/done' },
+      redirect_to_url: { url: `${suite.emulator.url}/_emulator/3ds/${created.id}`, return_url: 'https://shop.example/checkout/done' },
     });
   });
 
@@ -85,7 +75,7 @@ describe('Stripe emulator: test payment methods', () => {
     const created = await createIntent(newCheckoutId(), 'pm_card_processing', { confirm: true });
 
     expect(created.status).toBe('processing');
-    expect((await emulator.stripe.paymentIntents.retrieve(created.id)).status).toBe('processing');
+    expect((await suite.emulator.stripe.paymentIntents.retrieve(created.id)).status).toBe('processing');
   });
 
   it('an unknown payment method is refused as a missing resource', async () => {
@@ -97,19 +87,19 @@ describe('Stripe emulator: test payment methods', () => {
 
   it('a succeeded intent cannot be cancelled, while one waiting for authentication can', async () => {
     const succeeded = await createIntent(newCheckoutId(), 'pm_card_visa', { confirm: true });
-    const error = await rejectionOf(emulator.stripe.paymentIntents.cancel(succeeded.id, { cancellation_reason: 'abandoned' }));
+    const error = await rejectionOf(suite.emulator.stripe.paymentIntents.cancel(succeeded.id, { cancellation_reason: 'abandoned' }));
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(error).toMatchObject({ statusCode: 400, code: 'payment_intent_unexpected_state' });
 
     const waiting = await createIntent(newCheckoutId(), 'pm_card_authenticationRequired', { confirm: true });
-    const cancelled = await emulator.stripe.paymentIntents.cancel(waiting.id, { cancellation_reason: 'abandoned' });
+    const cancelled = await suite.emulator.stripe.paymentIntents.cancel(waiting.id, { cancellation_reason: 'abandoned' });
     expect(cancelled).toMatchObject({ status: 'canceled', cancellation_reason: 'abandoned', next_action: null });
     expect(cancelled.canceled_at).toEqual(expect.any(Number));
   });
 
   it('confirming with automatic payment methods and no return_url is refused, as Stripe does', async () => {
     const error = await rejectionOf(
-      emulator.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true }),
+      suite.emulator.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true }),
     );
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
@@ -119,7 +109,7 @@ describe('Stripe emulator: test payment methods', () => {
   it("payment_method_types, removed in the SDK's API version, is refused with a pointer to its replacements", async () => {
     const params = { amount: 1000, currency: 'usd', payment_method_types: ['card'] } as Stripe.PaymentIntentCreateParams;
 
-    const error = await rejectionOf(emulator.stripe.paymentIntents.create(params));
+    const error = await rejectionOf(suite.emulator.stripe.paymentIntents.create(params));
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(error).toMatchObject({ code: 'parameter_unknown', param: 'payment_method_types' });
@@ -131,7 +121,7 @@ describe('Stripe emulator: test payment methods', () => {
     const created = await createIntent(checkoutId, 'pm_card_visa');
     await createIntent(newCheckoutId(), 'pm_card_visa');
 
-    const result = await emulator.stripe.paymentIntents.search({ query: `metadata['checkoutId']:'${checkoutId}'` });
+    const result = await suite.emulator.stripe.paymentIntents.search({ query: `metadata['checkoutId']:'${checkoutId}'` });
 
     expect(result.object).toBe('search_result');
     expect(result.data.map((pi) => pi.id)).toEqual([created.id]);
@@ -140,13 +130,13 @@ describe('Stripe emulator: test payment methods', () => {
   it('expands latest_charge when asked', async () => {
     const created = await createIntent(newCheckoutId(), 'pm_card_visa', { confirm: true });
 
-    const intent = await emulator.stripe.paymentIntents.retrieve(created.id, { expand: ['latest_charge'] });
+    const intent = await suite.emulator.stripe.paymentIntents.retrieve(created.id, { expand: ['latest_charge'] });
 
     expect(intent.latest_charge).toMatchObject({ object: 'charge', id: created.latest_charge, status: 'succeeded' });
   });
 
   it('refuses a request without a test-mode secret key', async () => {
-    const error = await rejectionOf(emulator.client({ apiKey: 'sk_live_not_here' }).paymentIntents.retrieve('pi_123'));
+    const error = await rejectionOf(suite.emulator.client({ apiKey: 'sk_live_not_here' }).paymentIntents.retrieve('pi_123'));
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
     expect(error.statusCode).toBe(401);

@@ -1,34 +1,11 @@
 import Stripe from 'stripe';
-import {
-  WEBHOOK_SECRET,
-  newCheckoutId,
-  rejectionOf,
-  startEmulator,
-  startStripeMock,
-  startWebhookReceiver,
-  type StripeMock,
-  type TestEmulator,
-  type WebhookReceiver,
-} from './support';
+import { WEBHOOK_SECRET, emulatorSuite, newCheckoutId, rejectionOf } from './support';
 
 describe('Stripe emulator: refunds and disputes', () => {
-  let stripeMock: StripeMock;
-  let receiver: WebhookReceiver;
-  let emulator: TestEmulator;
-
-  beforeAll(async () => {
-    stripeMock = await startStripeMock();
-    receiver = await startWebhookReceiver();
-    emulator = await startEmulator({ stripeMockUrl: stripeMock.url, webhookUrl: receiver.url });
-  });
-  afterAll(async () => {
-    await emulator?.close();
-    await receiver?.close();
-    await stripeMock?.stop();
-  });
+  const suite = emulatorSuite({ webhookReceiver: true });
 
   const paidIntent = (checkoutId = newCheckoutId()) =>
-    emulator.stripe.paymentIntents.create({
+    suite.emulator.stripe.paymentIntents.create({
       amount: 5000,
       currency: 'usd',
       payment_method: 'pm_card_visa',
@@ -37,39 +14,39 @@ describe('Stripe emulator: refunds and disputes', () => {
       metadata: { checkoutId },
     });
 
-  const chargeOf = async (intent: Stripe.PaymentIntent) => emulator.stripe.charges.retrieve(intent.latest_charge as string);
+  const chargeOf = async (intent: Stripe.PaymentIntent) => suite.emulator.stripe.charges.retrieve(intent.latest_charge as string);
 
   it('a refund without an amount refunds what remains', async () => {
     const intent = await paidIntent();
 
-    const refund = await emulator.stripe.refunds.create({ payment_intent: intent.id, reason: 'requested_by_customer', metadata: { orderId: 'o-1' } });
+    const refund = await suite.emulator.stripe.refunds.create({ payment_intent: intent.id, reason: 'requested_by_customer', metadata: { orderId: 'o-1' } });
 
     expect(refund).toMatchObject({ object: 'refund', amount: 5000, status: 'succeeded', payment_intent: intent.id, reason: 'requested_by_customer', metadata: { orderId: 'o-1' } });
     expect(refund.id).toMatch(/^re_/);
     expect(await chargeOf(intent)).toMatchObject({ amount_refunded: 5000, refunded: true });
-    expect(await emulator.stripe.refunds.retrieve(refund.id)).toMatchObject({ id: refund.id, amount: 5000 });
+    expect(await suite.emulator.stripe.refunds.retrieve(refund.id)).toMatchObject({ id: refund.id, amount: 5000 });
   });
 
   it('partial refunds add up to the charge, and one more is refused as already refunded', async () => {
     const intent = await paidIntent();
 
-    await emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 1500 });
+    await suite.emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 1500 });
     expect(await chargeOf(intent)).toMatchObject({ amount_refunded: 1500, refunded: false });
-    const rest = await emulator.stripe.refunds.create({ payment_intent: intent.id });
+    const rest = await suite.emulator.stripe.refunds.create({ payment_intent: intent.id });
     expect(rest.amount).toBe(3500);
 
-    const error = await rejectionOf(emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 1 }));
+    const error = await rejectionOf(suite.emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 1 }));
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(error.code).toBe('charge_already_refunded');
-    const listed = await emulator.stripe.refunds.list({ payment_intent: intent.id });
+    const listed = await suite.emulator.stripe.refunds.list({ payment_intent: intent.id });
     expect(listed.data.map((r) => r.amount)).toEqual([3500, 1500]);
   });
 
   it('a refund larger than what remains is refused', async () => {
     const intent = await paidIntent();
-    await emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 4000 });
+    await suite.emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 4000 });
 
-    const error = await rejectionOf(emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 1001 }));
+    const error = await rejectionOf(suite.emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 1001 }));
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(error).toMatchObject({ code: 'amount_too_large', param: 'amount' });
@@ -78,9 +55,9 @@ describe('Stripe emulator: refunds and disputes', () => {
   });
 
   it('an intent that never succeeded cannot be refunded', async () => {
-    const intent = await emulator.stripe.paymentIntents.create({ amount: 5000, currency: 'usd', automatic_payment_methods: { enabled: true, allow_redirects: 'never' } });
+    const intent = await suite.emulator.stripe.paymentIntents.create({ amount: 5000, currency: 'usd', automatic_payment_methods: { enabled: true, allow_redirects: 'never' } });
 
-    const error = await rejectionOf(emulator.stripe.refunds.create({ payment_intent: intent.id }));
+    const error = await rejectionOf(suite.emulator.stripe.refunds.create({ payment_intent: intent.id }));
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(error.message).toMatch(/does not have a successful charge to refund/);
@@ -90,8 +67,8 @@ describe('Stripe emulator: refunds and disputes', () => {
     const intent = await paidIntent();
     const idempotencyKey = `refund-${intent.id}`;
 
-    const first = await emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 1000 }, { idempotencyKey });
-    const again = await emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 1000 }, { idempotencyKey });
+    const first = await suite.emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 1000 }, { idempotencyKey });
+    const again = await suite.emulator.stripe.refunds.create({ payment_intent: intent.id, amount: 1000 }, { idempotencyKey });
 
     expect(again.id).toBe(first.id);
     expect(await chargeOf(intent)).toMatchObject({ amount_refunded: 1000 });
@@ -100,11 +77,11 @@ describe('Stripe emulator: refunds and disputes', () => {
   it('a refund made in the dashboard updates the charge and sends a signed charge.refunded', async () => {
     const intent = await paidIntent();
 
-    const { status } = await emulator.post(`/_emulator/charges/${intent.latest_charge as string}/refund-externally`, { amount: 2000 });
+    const { status } = await suite.emulator.post(`/_emulator/charges/${intent.latest_charge as string}/refund-externally`, { amount: 2000 });
 
     expect(status).toBe(201);
-    const delivered = await receiver.waitFor((w) => w.event.type === 'charge.refunded' && (w.event.data.object as Stripe.Charge).payment_intent === intent.id);
-    const event = emulator.stripe.webhooks.constructEvent(delivered.rawBody, delivered.headers['stripe-signature'] as string, WEBHOOK_SECRET);
+    const delivered = await suite.receiver.waitFor((w) => w.event.type === 'charge.refunded' && (w.event.data.object as Stripe.Charge).payment_intent === intent.id);
+    const event = suite.emulator.stripe.webhooks.constructEvent(delivered.rawBody, delivered.headers['stripe-signature'] as string, WEBHOOK_SECRET);
     expect(event.data.object).toMatchObject({ id: intent.latest_charge, amount_refunded: 2000, refunded: false });
     expect(event.request).toEqual({ id: null, idempotency_key: null });
     expect(await chargeOf(intent)).toMatchObject({ amount_refunded: 2000 });
@@ -114,13 +91,13 @@ describe('Stripe emulator: refunds and disputes', () => {
     const checkoutId = newCheckoutId();
     const intent = await paidIntent(checkoutId);
 
-    const { status, body } = await emulator.post<{ dispute: Stripe.Dispute }>(`/_emulator/charges/${intent.latest_charge as string}/dispute`, { reason: 'fraudulent' });
+    const { status, body } = await suite.emulator.post<{ dispute: Stripe.Dispute }>(`/_emulator/charges/${intent.latest_charge as string}/dispute`, { reason: 'fraudulent' });
 
     expect(status).toBe(201);
     expect(body.dispute).toMatchObject({ object: 'dispute', charge: intent.latest_charge, payment_intent: intent.id, amount: 5000, reason: 'fraudulent' });
-    const delivered = await receiver.waitFor((w) => w.event.type === 'charge.dispute.created' && (w.event.data.object as Stripe.Dispute).id === body.dispute.id);
-    expect(() => emulator.stripe.webhooks.constructEvent(delivered.rawBody, delivered.headers['stripe-signature'] as string, WEBHOOK_SECRET)).not.toThrow();
-    const error = await rejectionOf(emulator.stripe.refunds.create({ payment_intent: intent.id }));
+    const delivered = await suite.receiver.waitFor((w) => w.event.type === 'charge.dispute.created' && (w.event.data.object as Stripe.Dispute).id === body.dispute.id);
+    expect(() => suite.emulator.stripe.webhooks.constructEvent(delivered.rawBody, delivered.headers['stripe-signature'] as string, WEBHOOK_SECRET)).not.toThrow();
+    const error = await rejectionOf(suite.emulator.stripe.refunds.create({ payment_intent: intent.id }));
     expect(error.code).toBe('charge_disputed');
   });
 });

@@ -1,18 +1,8 @@
 import Stripe from 'stripe';
-import { newCheckoutId, rejectionOf, startEmulator, startStripeMock, type StripeMock, type TestEmulator } from './support';
+import { emulatorSuite, newCheckoutId, rejectionOf, startEmulator } from './support';
 
 describe('Stripe emulator: validation by stripe-mock', () => {
-  let stripeMock: StripeMock;
-  let emulator: TestEmulator;
-
-  beforeAll(async () => {
-    stripeMock = await startStripeMock();
-    emulator = await startEmulator({ stripeMockUrl: stripeMock.url });
-  });
-  afterAll(async () => {
-    await emulator?.close();
-    await stripeMock?.stop();
-  });
+  const suite = emulatorSuite();
 
   const valid = (checkoutId: string): Stripe.PaymentIntentCreateParams => ({
     amount: 1000,
@@ -25,39 +15,39 @@ describe('Stripe emulator: validation by stripe-mock', () => {
   it('a non-numeric amount is refused by stripe-mock and nothing is created', async () => {
     const checkoutId = newCheckoutId();
 
-    const error = await rejectionOf(emulator.stripe.paymentIntents.create({ ...valid(checkoutId), amount: 'abc' as unknown as number }));
+    const error = await rejectionOf(suite.emulator.stripe.paymentIntents.create({ ...valid(checkoutId), amount: 'abc' as unknown as number }));
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(error.statusCode).toBe(400);
     expect(error.message).toMatch(/^\[stripe-mock\] .*amount/);
-    expect((await emulator.state(checkoutId)).paymentIntents).toHaveLength(0);
+    expect((await suite.emulator.state(checkoutId)).paymentIntents).toHaveLength(0);
   });
 
   it('an unknown parameter is refused by stripe-mock', async () => {
     const checkoutId = newCheckoutId();
     const params = { ...valid(checkoutId), shoe_size: '42' } as Stripe.PaymentIntentCreateParams;
 
-    const error = await rejectionOf(emulator.stripe.paymentIntents.create(params));
+    const error = await rejectionOf(suite.emulator.stripe.paymentIntents.create(params));
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(error.message).toMatch(/^\[stripe-mock\] /);
-    expect((await emulator.state(checkoutId)).paymentIntents).toHaveLength(0);
+    expect((await suite.emulator.state(checkoutId)).paymentIntents).toHaveLength(0);
   });
 
   it('an invalid enum value on cancel is refused by stripe-mock', async () => {
-    const intent = await emulator.stripe.paymentIntents.create(valid(newCheckoutId()));
+    const intent = await suite.emulator.stripe.paymentIntents.create(valid(newCheckoutId()));
 
     const error = await rejectionOf(
-      emulator.stripe.paymentIntents.cancel(intent.id, { cancellation_reason: 'changed_my_mind' as Stripe.PaymentIntentCancelParams.CancellationReason }),
+      suite.emulator.stripe.paymentIntents.cancel(intent.id, { cancellation_reason: 'changed_my_mind' as Stripe.PaymentIntentCancelParams.CancellationReason }),
     );
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(error.message).toMatch(/^\[stripe-mock\] .*cancellation_reason/);
-    expect((await emulator.stripe.paymentIntents.retrieve(intent.id)).status).toBe('requires_confirmation');
+    expect((await suite.emulator.stripe.paymentIntents.retrieve(intent.id)).status).toBe('requires_confirmation');
   });
 
   it('the SDK creates a PaymentIntent on stripe-mock directly', async () => {
-    const { hostname, port } = new URL(stripeMock.url);
+    const { hostname, port } = new URL(suite.stripeMock.url);
     const direct = new Stripe('sk_test_123', { host: hostname, port: Number(port), protocol: 'http', maxNetworkRetries: 0, telemetry: false });
 
     const intent = await direct.paymentIntents.create({ amount: 1000, currency: 'usd', automatic_payment_methods: { enabled: true, allow_redirects: 'never' } });

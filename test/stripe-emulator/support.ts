@@ -180,3 +180,49 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Stripe.err
 export function newCheckoutId(): string {
   return `checkout-${Math.random().toString(36).slice(2, 10)}`;
 }
+
+export interface EmulatorSuite {
+  readonly stripeMock: StripeMock;
+  readonly emulator: TestEmulator;
+  /** The endpoint the emulator delivers every webhook to; only with `{ webhookReceiver: true }`. */
+  readonly receiver: WebhookReceiver;
+}
+
+/**
+ * A suite's emulator: stripe-mock and an emulator that validates against it (and a webhook receiver
+ * when asked), started once before the suite and stopped after it. Faults a test injects are
+ * cleared after that test, so no test sees another's.
+ */
+export function emulatorSuite(options: { webhookReceiver?: boolean } = {}): EmulatorSuite {
+  let stripeMock: StripeMock | undefined;
+  let receiver: WebhookReceiver | undefined;
+  let emulator: TestEmulator | undefined;
+  beforeAll(async () => {
+    stripeMock = await startStripeMock();
+    if (options.webhookReceiver) receiver = await startWebhookReceiver();
+    emulator = await startEmulator({ stripeMockUrl: stripeMock.url, ...(receiver ? { webhookUrl: receiver.url } : {}) });
+  });
+  afterEach(async () => {
+    if (emulator) await fetch(`${emulator.url}/_emulator/faults`, { method: 'DELETE' });
+  });
+  afterAll(async () => {
+    await emulator?.close();
+    await receiver?.close();
+    await stripeMock?.stop();
+  });
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not running: use it inside a test, and ask for it in emulatorSuite()`);
+    return value;
+  };
+  return {
+    get stripeMock() {
+      return started(stripeMock, 'stripe-mock');
+    },
+    get emulator() {
+      return started(emulator, 'the emulator');
+    },
+    get receiver() {
+      return started(receiver, 'the webhook receiver');
+    },
+  };
+}

@@ -1,14 +1,5 @@
 import Stripe from 'stripe';
-import {
-  WEBHOOK_SECRET,
-  newCheckoutId,
-  startEmulator,
-  startStripeMock,
-  startWebhookReceiver,
-  type StripeMock,
-  type TestEmulator,
-  type WebhookReceiver,
-} from './support';
+import { WEBHOOK_SECRET, emulatorSuite, newCheckoutId } from './support';
 
 interface AuthenticateAnswer {
   payment_intent: Stripe.PaymentIntent;
@@ -16,23 +7,10 @@ interface AuthenticateAnswer {
 }
 
 describe('Stripe emulator: 3-D Secure and asynchronous payments', () => {
-  let stripeMock: StripeMock;
-  let receiver: WebhookReceiver;
-  let emulator: TestEmulator;
-
-  beforeAll(async () => {
-    stripeMock = await startStripeMock();
-    receiver = await startWebhookReceiver();
-    emulator = await startEmulator({ stripeMockUrl: stripeMock.url, webhookUrl: receiver.url });
-  });
-  afterAll(async () => {
-    await emulator?.close();
-    await receiver?.close();
-    await stripeMock?.stop();
-  });
+  const suite = emulatorSuite({ webhookReceiver: true });
 
   const intentNeeding = async (paymentMethod: 'pm_card_authenticationRequired' | 'pm_card_processing') => {
-    const created = await emulator.stripe.paymentIntents.create({
+    const created = await suite.emulator.stripe.paymentIntents.create({
       amount: 3100,
       currency: 'eur',
       payment_method: paymentMethod,
@@ -40,12 +18,12 @@ describe('Stripe emulator: 3-D Secure and asynchronous payments', () => {
       description: 'Pro plan, yearly',
       metadata: { checkoutId: newCheckoutId() },
     });
-    return emulator.stripe.paymentIntents.confirm(created.id, { return_url: 'https://shop.example/checkout/return?c=1' });
+    return suite.emulator.stripe.paymentIntents.confirm(created.id, { return_url: 'https://shop.example/checkout/return?c=1' });
   };
 
   const webhookFor = async (type: string, intentId: string) => {
-    const delivered = await receiver.waitFor((w) => w.event.type === type && (w.event.data.object as Stripe.PaymentIntent).id === intentId);
-    return emulator.stripe.webhooks.constructEvent(delivered.rawBody, delivered.headers['stripe-signature'] as string, WEBHOOK_SECRET);
+    const delivered = await suite.receiver.waitFor((w) => w.event.type === type && (w.event.data.object as Stripe.PaymentIntent).id === intentId);
+    return suite.emulator.stripe.webhooks.constructEvent(delivered.rawBody, delivered.headers['stripe-signature'] as string, WEBHOOK_SECRET);
   };
 
   it('the challenge page renders with buttons to complete or fail authentication', async () => {
@@ -67,20 +45,20 @@ describe('Stripe emulator: 3-D Secure and asynchronous payments', () => {
     const intent = await intentNeeding('pm_card_authenticationRequired');
     await webhookFor('payment_intent.requires_action', intent.id);
 
-    const { status, body } = await emulator.post<AuthenticateAnswer>(`/_emulator/payment_intents/${intent.id}/authenticate`, { outcome: 'succeed' });
+    const { status, body } = await suite.emulator.post<AuthenticateAnswer>(`/_emulator/payment_intents/${intent.id}/authenticate`, { outcome: 'succeed' });
 
     expect(status).toBe(200);
     expect(body.payment_intent.status).toBe('succeeded');
     expect(body.redirect_url).toMatch(/^https:\/\/shop\.example\/checkout\/return\?c=1&payment_intent=pi_.+&redirect_status=succeeded$/);
     const event = await webhookFor('payment_intent.succeeded', intent.id);
     expect(event.data.object).toMatchObject({ status: 'succeeded', amount_received: 3100, next_action: null });
-    expect((await emulator.stripe.paymentIntents.retrieve(intent.id)).status).toBe('succeeded');
+    expect((await suite.emulator.stripe.paymentIntents.retrieve(intent.id)).status).toBe('succeeded');
   });
 
   it('failing authentication returns the intent to requires_payment_method and sends payment_intent.payment_failed', async () => {
     const intent = await intentNeeding('pm_card_authenticationRequired');
 
-    const { status } = await emulator.post(`/_emulator/payment_intents/${intent.id}/authenticate`, { outcome: 'fail' });
+    const { status } = await suite.emulator.post(`/_emulator/payment_intents/${intent.id}/authenticate`, { outcome: 'fail' });
 
     expect(status).toBe(200);
     const event = await webhookFor('payment_intent.payment_failed', intent.id);
@@ -88,13 +66,13 @@ describe('Stripe emulator: 3-D Secure and asynchronous payments', () => {
       status: 'requires_payment_method',
       last_payment_error: { code: 'payment_intent_authentication_failure' },
     });
-    expect((await emulator.state((intent.metadata as { checkoutId: string }).checkoutId)).successfulCharges).toEqual({ [intent.id]: 0 });
+    expect((await suite.emulator.state((intent.metadata as { checkoutId: string }).checkoutId)).successfulCharges).toEqual({ [intent.id]: 0 });
   });
 
   it("the page's form sends the customer back to the return_url with Stripe's query parameters", async () => {
     const intent = await intentNeeding('pm_card_authenticationRequired');
 
-    const response = await fetch(`${emulator.url}/_emulator/payment_intents/${intent.id}/authenticate`, {
+    const response = await fetch(`${suite.emulator.url}/_emulator/payment_intents/${intent.id}/authenticate`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: 'outcome=succeed',
@@ -114,9 +92,9 @@ describe('Stripe emulator: 3-D Secure and asynchronous payments', () => {
 
   it('authenticating an intent that is not waiting for it is refused', async () => {
     const intent = await intentNeeding('pm_card_authenticationRequired');
-    await emulator.post(`/_emulator/payment_intents/${intent.id}/authenticate`, { outcome: 'succeed' });
+    await suite.emulator.post(`/_emulator/payment_intents/${intent.id}/authenticate`, { outcome: 'succeed' });
 
-    const { status } = await emulator.post(`/_emulator/payment_intents/${intent.id}/authenticate`, { outcome: 'fail' });
+    const { status } = await suite.emulator.post(`/_emulator/payment_intents/${intent.id}/authenticate`, { outcome: 'fail' });
 
     expect(status).toBe(409);
   });
@@ -126,18 +104,18 @@ describe('Stripe emulator: 3-D Secure and asynchronous payments', () => {
     expect(intent.status).toBe('processing');
     await webhookFor('payment_intent.processing', intent.id);
 
-    const { status } = await emulator.post(`/_emulator/payment_intents/${intent.id}/settle`, { outcome: 'succeed' });
+    const { status } = await suite.emulator.post(`/_emulator/payment_intents/${intent.id}/settle`, { outcome: 'succeed' });
 
     expect(status).toBe(200);
     const event = await webhookFor('payment_intent.succeeded', intent.id);
     expect(event.data.object).toMatchObject({ status: 'succeeded', amount_received: 3100 });
-    expect((await emulator.state((intent.metadata as { checkoutId: string }).checkoutId)).successfulCharges).toEqual({ [intent.id]: 1 });
+    expect((await suite.emulator.state((intent.metadata as { checkoutId: string }).checkoutId)).successfulCharges).toEqual({ [intent.id]: 1 });
   });
 
   it('a processing payment settled as failed sends payment_intent.payment_failed', async () => {
     const intent = await intentNeeding('pm_card_processing');
 
-    await emulator.post(`/_emulator/payment_intents/${intent.id}/settle`, { outcome: 'fail' });
+    await suite.emulator.post(`/_emulator/payment_intents/${intent.id}/settle`, { outcome: 'fail' });
 
     const event = await webhookFor('payment_intent.payment_failed', intent.id);
     expect(event.data.object).toMatchObject({ status: 'requires_payment_method', last_payment_error: { code: 'card_declined' } });
@@ -146,6 +124,6 @@ describe('Stripe emulator: 3-D Secure and asynchronous payments', () => {
   it('a processing payment cannot be cancelled: it must settle, then be refunded', async () => {
     const intent = await intentNeeding('pm_card_processing');
 
-    await expect(emulator.stripe.paymentIntents.cancel(intent.id)).rejects.toMatchObject({ code: 'payment_intent_unexpected_state' });
+    await expect(suite.emulator.stripe.paymentIntents.cancel(intent.id)).rejects.toMatchObject({ code: 'payment_intent_unexpected_state' });
   });
 });

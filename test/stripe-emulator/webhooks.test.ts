@@ -1,13 +1,11 @@
 import Stripe from 'stripe';
 import {
   WEBHOOK_SECRET,
+  emulatorSuite,
   eventually,
   newCheckoutId,
   startEmulator,
-  startStripeMock,
   startWebhookReceiver,
-  type StripeMock,
-  type TestEmulator,
   type WebhookReceiver,
 } from './support';
 
@@ -16,34 +14,25 @@ interface EmulatorEvents {
 }
 
 describe('Stripe emulator: webhooks', () => {
-  let stripeMock: StripeMock;
-  let emulator: TestEmulator;
+  const suite = emulatorSuite();
   const receivers: WebhookReceiver[] = [];
   const endpoints: string[] = [];
 
-  beforeAll(async () => {
-    stripeMock = await startStripeMock();
-    emulator = await startEmulator({ stripeMockUrl: stripeMock.url });
-  });
   afterEach(async () => {
-    for (const id of endpoints.splice(0)) await emulator.stripe.webhookEndpoints.del(id);
+    for (const id of endpoints.splice(0)) await suite.emulator.stripe.webhookEndpoints.del(id);
     for (const receiver of receivers.splice(0)) await receiver.close();
-  });
-  afterAll(async () => {
-    await emulator?.close();
-    await stripeMock?.stop();
   });
 
   const receiverWithEndpoint = async (enabledEvents: Stripe.WebhookEndpointCreateParams.EnabledEvent[] = ['*'], options: { delayMs?: number } = {}) => {
     const receiver = await startWebhookReceiver(options);
     receivers.push(receiver);
-    const endpoint = await emulator.stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: enabledEvents });
+    const endpoint = await suite.emulator.stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: enabledEvents });
     endpoints.push(endpoint.id);
     return { receiver, endpoint };
   };
 
   const payWithVisa = (checkoutId: string) =>
-    emulator.stripe.paymentIntents.create(
+    suite.emulator.stripe.paymentIntents.create(
       { amount: 1200, currency: 'usd', payment_method: 'pm_card_visa', automatic_payment_methods: { enabled: true, allow_redirects: 'never' }, confirm: true, metadata: { checkoutId } },
       { idempotencyKey: `checkout-${checkoutId}:capture` },
     );
@@ -53,7 +42,7 @@ describe('Stripe emulator: webhooks', () => {
 
     expect(endpoint).toMatchObject({ object: 'webhook_endpoint', secret: WEBHOOK_SECRET, enabled_events: ['payment_intent.succeeded'], status: 'enabled', livemode: false });
     expect(endpoint.id).toMatch(/^we_/);
-    const listed = await emulator.stripe.webhookEndpoints.list();
+    const listed = await suite.emulator.stripe.webhookEndpoints.list();
     const found = listed.data.find((e) => e.id === endpoint.id);
     expect(found).toBeDefined();
     expect(found?.secret).toBeUndefined();
@@ -66,7 +55,7 @@ describe('Stripe emulator: webhooks', () => {
     const intent = await payWithVisa(checkoutId);
 
     const delivered = await receiver.waitFor((w) => w.event.type === 'payment_intent.succeeded' && (w.event.data.object as Stripe.PaymentIntent).id === intent.id);
-    const event = emulator.stripe.webhooks.constructEvent(delivered.rawBody, delivered.headers['stripe-signature'] as string, WEBHOOK_SECRET);
+    const event = suite.emulator.stripe.webhooks.constructEvent(delivered.rawBody, delivered.headers['stripe-signature'] as string, WEBHOOK_SECRET);
     expect(event).toMatchObject({ object: 'event', type: 'payment_intent.succeeded', livemode: false, request: { idempotency_key: `checkout-${checkoutId}:capture` } });
     expect(event.id).toMatch(/^evt_/);
     expect(event.data.object).toMatchObject({ id: intent.id, status: 'succeeded', amount_received: 1200, metadata: { checkoutId } });
@@ -82,8 +71,8 @@ describe('Stripe emulator: webhooks', () => {
 
     const tampered = delivered.rawBody.replace('"amount": 1200', '"amount": 1');
     expect(tampered).not.toBe(delivered.rawBody);
-    expect(() => emulator.stripe.webhooks.constructEvent(tampered, signature, WEBHOOK_SECRET)).toThrow(Stripe.errors.StripeSignatureVerificationError);
-    expect(() => emulator.stripe.webhooks.constructEvent(delivered.rawBody, signature, 'whsec_someone_else')).toThrow(
+    expect(() => suite.emulator.stripe.webhooks.constructEvent(tampered, signature, WEBHOOK_SECRET)).toThrow(Stripe.errors.StripeSignatureVerificationError);
+    expect(() => suite.emulator.stripe.webhooks.constructEvent(delivered.rawBody, signature, 'whsec_someone_else')).toThrow(
       Stripe.errors.StripeSignatureVerificationError,
     );
   });
@@ -119,7 +108,7 @@ describe('Stripe emulator: webhooks', () => {
     const intent = await payWithVisa(newCheckoutId());
 
     const deliveries = await eventually(async () => {
-      const { events } = await emulator.get<EmulatorEvents>(`/_emulator/events?type=payment_intent.succeeded&payment_intent=${intent.id}`);
+      const { events } = await suite.emulator.get<EmulatorEvents>(`/_emulator/events?type=payment_intent.succeeded&payment_intent=${intent.id}`);
       const delivery = events[0]?.deliveries.find((d) => d.endpointId === endpoint.id);
       return delivery?.state === 'delivered' ? delivery : undefined;
     });
@@ -142,7 +131,7 @@ describe('Stripe emulator: webhooks', () => {
 
   it('a deleted endpoint receives nothing more', async () => {
     const { receiver, endpoint } = await receiverWithEndpoint(['payment_intent.created']);
-    const deleted = await emulator.stripe.webhookEndpoints.del(endpoint.id);
+    const deleted = await suite.emulator.stripe.webhookEndpoints.del(endpoint.id);
     endpoints.splice(endpoints.indexOf(endpoint.id), 1);
     expect(deleted).toMatchObject({ id: endpoint.id, deleted: true });
 
@@ -157,7 +146,7 @@ describe('Stripe emulator: webhooks', () => {
     const intent = await payWithVisa(newCheckoutId());
     const first = await receiver.waitFor((w) => (w.event.data.object as Stripe.PaymentIntent).id === intent.id);
 
-    const { status } = await emulator.post(`/_emulator/events/${first.event.id}/redeliver`);
+    const { status } = await suite.emulator.post(`/_emulator/events/${first.event.id}/redeliver`);
 
     expect(status).toBe(202);
     await eventually(() => receiver.received.filter((w) => w.event.id === first.event.id).length === 2 || undefined);
