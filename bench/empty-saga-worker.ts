@@ -1,8 +1,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { config } from '../src/config';
 import { logger } from '../src/logger';
-import { observabilityInterceptor } from '../src/metrics/activity-interceptor';
-import { createCheckoutWorker, workerTuning } from '../src/workers/checkout-worker';
+import { createCheckoutWorker, workerOptionsFromConfig, workerTuning } from '../src/workers/checkout-worker';
 import { installWorkerRuntime } from '../src/workers/runtime';
 import { createEmptyActivities } from './empty-activities';
 
@@ -16,15 +15,7 @@ async function main(): Promise<void> {
   installWorkerRuntime(cfg);
   const connection = await NativeConnection.connect({ address: cfg.TEMPORAL_ADDRESS });
   try {
-    const worker = await createCheckoutWorker({
-      connection,
-      namespace: cfg.TEMPORAL_NAMESPACE,
-      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-      activities: createEmptyActivities(),
-      interceptors: { activity: [observabilityInterceptor] },
-      tuning: workerTuning(cfg),
-      ...(cfg.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: cfg.WORKFLOW_BUNDLE_PATH } : {}),
-    });
+    const worker = await createCheckoutWorker({ connection, ...workerOptionsFromConfig(cfg), activities: createEmptyActivities() });
     logger.info({ taskQueue: cfg.TEMPORAL_TASK_QUEUE, tuning: workerTuning(cfg) }, 'empty-saga worker started');
     await worker.run();
   } finally {

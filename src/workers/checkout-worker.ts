@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type Activities, type ActivityDeps } from '../activities';
 import type { Config } from '../config';
+import { observabilityInterceptor } from '../metrics/activity-interceptor';
 
 interface CheckoutWorkerBaseOptions {
   connection: NativeConnection;
@@ -42,6 +43,23 @@ export function workerTuning(cfg: Config): WorkerTuning {
     maxConcurrentActivityTaskPolls: cfg.WORKER_ACTIVITY_TASK_POLLERS,
   };
   return Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined)) as WorkerTuning;
+}
+
+/**
+ * What a worker process takes from its configuration: namespace, queue, tuning, workflow bundle,
+ * and the activity interceptor behind the checkout counters and the ids on every log line. The
+ * worker and the bench's empty-saga worker both use it, so the ceiling runs with the same options.
+ */
+export function workerOptionsFromConfig(
+  cfg: Config,
+): Pick<CheckoutWorkerBaseOptions, 'namespace' | 'taskQueue' | 'interceptors' | 'tuning' | 'workflowBundlePath'> {
+  return {
+    namespace: cfg.TEMPORAL_NAMESPACE,
+    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+    interceptors: { activity: [observabilityInterceptor] },
+    tuning: workerTuning(cfg),
+    ...(cfg.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: cfg.WORKFLOW_BUNDLE_PATH } : {}),
+  };
 }
 
 export function workflowSource(bundlePath?: string): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {

@@ -2,8 +2,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { config, ConfigError } from '../config';
 import { ensureConfiguredTopics } from '../lib/kafka-topics';
 import { logger } from '../logger';
-import { observabilityInterceptor } from '../metrics/activity-interceptor';
-import { createCheckoutWorker, workerTuning } from './checkout-worker';
+import { createCheckoutWorker, workerOptionsFromConfig, workerTuning } from './checkout-worker';
 import { createWorkerResources } from './resources';
 import { installWorkerRuntime } from './runtime';
 
@@ -16,15 +15,7 @@ async function main(): Promise<void> {
   const resources = createWorkerResources(cfg);
   const connection = await NativeConnection.connect({ address: cfg.TEMPORAL_ADDRESS });
   try {
-    const worker = await createCheckoutWorker({
-      connection,
-      namespace: cfg.TEMPORAL_NAMESPACE,
-      taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-      deps: resources.deps,
-      interceptors: { activity: [observabilityInterceptor] },
-      tuning: workerTuning(cfg),
-      ...(cfg.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: cfg.WORKFLOW_BUNDLE_PATH } : {}),
-    });
+    const worker = await createCheckoutWorker({ connection, ...workerOptionsFromConfig(cfg), deps: resources.deps });
     logger.info(
       { taskQueue: cfg.TEMPORAL_TASK_QUEUE, temporal: cfg.TEMPORAL_ADDRESS, metricsPort: cfg.WORKER_METRICS_PORT || null, tuning: workerTuning(cfg) },
       'worker started',
