@@ -67,6 +67,18 @@ const schema = z
 
     /** How long a 3-D Secure challenge or an async payment may stay open before the checkout gives up. */
     PAYMENT_ACTION_TIMEOUT_MS: durationMs.default(15 * 60_000),
+    /**
+     * A 3-D Secure challenge is given up (stock released, intent cancelled) this long after the buyer
+     * last looked at their checkout, well before PAYMENT_ACTION_TIMEOUT_MS; 0 turns it off.
+     */
+    PAYMENT_ABANDON_AFTER_MS: z.coerce.number().int().min(0).default(3 * 60_000),
+    /**
+     * How long a payment Stripe reports as `processing` (SEPA and other delayed methods take days)
+     * is followed before the checkout gives up on it and an operator must look.
+     */
+    PAYMENT_SETTLEMENT_HORIZON_MS: durationMs.default(14 * 24 * 60 * 60_000),
+    /** First wait before the saga asks Stripe again about an unsettled payment; it doubles up to an hour. */
+    PAYMENT_RECONCILE_INTERVAL_MS: durationMs.default(60_000),
     /** How long a compensation is retried before the checkout is parked in NEEDS_ATTENTION. */
     COMPENSATION_RETRY_WINDOW_MS: durationMs.default(10 * 60_000),
     /**

@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
 import type { Admission } from './admission';
+import type { SagaTimingVariable } from './saga-timings';
 
 /** How long the API waits on Temporal before it answers from PostgreSQL or with a 503. */
 export interface CheckoutTimeouts {
@@ -28,7 +29,7 @@ export interface CheckoutDeps {
   temporal: Client;
   config: Pick<
     Config,
-    'TEMPORAL_TASK_QUEUE' | 'PAYMENT_ACTION_TIMEOUT_MS' | 'COMPENSATION_RETRY_WINDOW_MS' | 'APP_URL' | 'SSO_SECRET'
+    'TEMPORAL_TASK_QUEUE' | SagaTimingVariable | 'APP_URL' | 'SSO_SECRET'
   >;
   /** The request's logger, so every line carries its request id. */
   logger: Logger;

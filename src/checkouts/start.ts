@@ -12,6 +12,7 @@ import {
 } from '../workflows/checkout/contract';
 import type { CheckoutWorkflow } from '../workflows/checkout/workflow';
 import type { CheckoutDeps } from './deps';
+import { sagaTimings } from './saga-timings';
 import { IdempotencyKeyReusedError, MixedCurrencyCartError, UnknownSkuError } from './errors';
 import type { StartCheckoutRequest } from './schemas';
 import { rethrowTemporalUnavailable } from './temporal-errors';
@@ -94,8 +95,7 @@ async function startCheckoutWorkflow(deps: CheckoutDeps, ids: { checkoutId: stri
     customer: { email: request.customer.email, ...(request.customer.name ? { name: request.customer.name } : {}) },
     items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
     paymentMethodId: request.paymentMethodId,
-    paymentActionTimeoutMs: deps.config.PAYMENT_ACTION_TIMEOUT_MS,
-    compensationRetryWindowMs: deps.config.COMPENSATION_RETRY_WINDOW_MS,
+    ...sagaTimings(deps.config),
   };
   try {
     await deps.temporal.withDeadline(Date.now() + deps.timeouts.startWorkflowMs, () =>

@@ -37,6 +37,12 @@ export const FailureCode = {
   PAYMENT_AUTHENTICATION_FAILED: 'PAYMENT_AUTHENTICATION_FAILED',
   PAYMENT_ACTION_TIMEOUT: 'PAYMENT_ACTION_TIMEOUT',
   PAYMENT_FAILED: 'PAYMENT_FAILED',
+  /** The buyer left a 3-D Secure challenge open (no status read for PAYMENT_ABANDON_AFTER_MS): stock goes back on sale. */
+  PAYMENT_ABANDONED: 'PAYMENT_ABANDONED',
+  /** Stripe does not confirm the money the order needs (status, amount, currency or checkout differ). */
+  PAYMENT_NOT_VERIFIED: 'PAYMENT_NOT_VERIFIED',
+  /** A payment still `processing` at Stripe after PAYMENT_SETTLEMENT_HORIZON_MS. */
+  PAYMENT_SETTLEMENT_TIMEOUT: 'PAYMENT_SETTLEMENT_TIMEOUT',
   CANCELLED: 'CANCELLED',
   STEP_FAILED: 'STEP_FAILED',
 } as const;
@@ -57,6 +63,16 @@ export interface CheckoutInput {
   paymentActionTimeoutMs: number;
   /** How long each compensation is retried before the checkout needs an operator (COMPENSATION_RETRY_WINDOW_MS). */
   compensationRetryWindowMs: number;
+  /**
+   * A 3-D Secure challenge is given up this long after the buyer last looked at the checkout
+   * (PAYMENT_ABANDON_AFTER_MS; the API signals `buyerPresent` while they do). Absent: only
+   * `paymentActionTimeoutMs` applies (checkouts started before it existed, and sagas started without the API).
+   */
+  paymentAbandonAfterMs?: number;
+  /** How long a payment Stripe reports as `processing` is followed before ops must look (PAYMENT_SETTLEMENT_HORIZON_MS). */
+  paymentSettlementHorizonMs?: number;
+  /** First wait before asking Stripe again about an unsettled payment; doubles up to an hour (PAYMENT_RECONCILE_INTERVAL_MS). */
+  paymentReconcileIntervalMs?: number;
 }
 
 export type CompensationName = 'releaseStock' | 'refundPayment' | 'deleteUser' | 'revokeSsoToken';
@@ -129,6 +145,11 @@ export const cancelUpdate = defineUpdate<CheckoutState, [CancelRequest]>('cancel
 /** For a checkout in NEEDS_ATTENTION: run the compensations that failed again, once the fault is fixed. */
 export const retryCompensationsUpdate = defineUpdate<CheckoutState, []>('retryCompensations');
 export const statusQuery = defineQuery<CheckoutState>('status');
+/**
+ * Sent by the API (throttled) while the holder of the checkout's secret is following it: a 3-D
+ * Secure challenge nobody is looking at any more releases its stock early (PAYMENT_ABANDON_AFTER_MS).
+ */
+export const buyerPresentSignal = defineSignal<[]>('buyerPresent');
 
 /** Search attributes the local stack and docker-compose register; ops filter the Web UI by them. */
 export const searchAttributes = {
