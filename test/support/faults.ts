@@ -27,6 +27,8 @@ export class StepFaults {
   private readonly rules = new Map<string, Rule>();
   private readonly gates = new Map<string, Gate>();
   readonly attempts = new Map<string, number>();
+  /** Every execution, in the order they started: lets a test say which steps ran after an event. */
+  readonly started: { activity: string; workflowId: string; at: number }[] = [];
 
   failPermanently(activity: string): void {
     this.rules.set(activity, { kind: 'permanent' });
@@ -62,6 +64,7 @@ export class StepFaults {
             execute: async (input, next) => {
               const name = ctx.info.activityType;
               this.attempts.set(name, (this.attempts.get(name) ?? 0) + 1);
+              this.started.push({ activity: name, workflowId: ctx.info.workflowExecution?.workflowId ?? '', at: Date.now() });
               const gate = this.gates.get(name);
               if (gate) {
                 this.gates.delete(name);

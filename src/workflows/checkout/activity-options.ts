@@ -63,3 +63,20 @@ export const localPublishEvent: LocalActivityOptions = {
   scheduleToCloseTimeout: '24h',
   retry: publishEvent.retry!,
 };
+
+/**
+ * An outcome event past the point of no return (order confirmed, or undone for good). Ten minutes of
+ * retries per round, then the workflow marks the event pending for ops and starts another round:
+ * such an event is delayed by an outage, never given up on, and never undoes a delivered order.
+ */
+export const publishOutcome: ActivityOptions = {
+  startToCloseTimeout: '15s',
+  scheduleToCloseTimeout: '10m',
+  retry: publishEvent.retry!,
+};
+
+export const localPublishOutcome: LocalActivityOptions = {
+  startToCloseTimeout: '15s',
+  scheduleToCloseTimeout: '10m',
+  retry: publishEvent.retry!,
+};

@@ -116,6 +116,11 @@ export interface CheckoutState {
   /** Present once the auto-login token exists; the raw token is never part of workflow state. */
   sso?: { tokenId: string; expiresAt: string };
   compensations: CompensationState[];
+  /**
+   * An outcome event past the point of no return that Kafka has not taken yet: retried without end,
+   * shown to ops (search attribute CheckoutStep="outcomeEventPending") rather than ever compensated.
+   */
+  outcomeEventPending?: { type: string; failedRounds: number; lastError: string };
   /** Increases on every change, so a long-poll can tell "changed" from "same". */
   version: number;
   updatedAt: string;

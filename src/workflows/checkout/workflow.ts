@@ -9,14 +9,25 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import type { CheckoutEventDataByType, CheckoutEventType, EventBase } from '../../events/contract';
-import { compensationCall, databaseWrite, localDatabaseWrite, localPublishEvent, paymentCall, publishEvent } from './activity-options';
+import type { CheckoutEventDataByType, CheckoutEventType, EventBase, OutcomeEvent } from '../../events/contract';
+import {
+  compensationCall,
+  databaseWrite,
+  localDatabaseWrite,
+  localPublishEvent,
+  localPublishOutcome,
+  paymentCall,
+  publishEvent,
+  publishOutcome,
+} from './activity-options';
 import { Compensations } from './compensations';
 import {
+  buyerPresentSignal,
   cancelSignal,
   cancelUpdate,
   FailureCode,
@@ -31,6 +42,7 @@ import {
   type CheckoutStatus,
   type CheckoutStep,
   type PaymentEventSignal,
+  type PaymentStatus,
 } from './contract';
 
 const stripe = proxyActivities<Activities>(paymentCall);
@@ -40,11 +52,40 @@ const local = { db: proxyLocalActivities<Activities>(localDatabaseWrite), kafka:
 /** Checkouts started before this patch ran their database steps and publishes as regular activities. */
 export const LOCAL_SHORT_STEPS_PATCH = 'local-activities-for-short-steps';
 
+/**
+ * Shape 3. A local activity does its work before the workflow task that ran it is recorded. When
+ * that task fails (a worker dies, or Temporal refuses to complete a workflow that was cancelled
+ * meanwhile) and a cancel arrives before the retry, the retry takes the cancel path, and what the
+ * local activities did is never undone: ops saw an order confirmed, then refunded, with its stock
+ * consumed and the new account left behind. So from shape 3 every forward step is a regular
+ * activity, scheduled only after the saga looked for a cancel; local activities only report what
+ * has already happened (Kafka publishes, outcome records) and run before that look, so a retried
+ * task runs them again on the same path. Shape 3 also makes Temporal's own cancel a cancel request
+ * like the update and the signal, verifies the payment with Stripe before the order is confirmed,
+ * treats a payment signal as a hint to ask Stripe, and follows a payment that is still processing.
+ */
+export const STEPS_AS_ACTIVITIES_PATCH = 'forward-steps-as-activities';
+
+/** Without PAYMENT_SETTLEMENT_HORIZON_MS / PAYMENT_RECONCILE_INTERVAL_MS in the input (sagas started without the API). */
+const DEFAULT_SETTLEMENT_HORIZON_MS = 14 * 24 * 60 * 60_000;
+const DEFAULT_RECONCILE_INTERVAL_MS = 60_000;
+/** Asking Stripe about a payment that takes days more often than hourly only adds history. */
+const MAX_RECONCILE_INTERVAL_MS = 60 * 60_000;
+/** After the point of no return an outcome event is retried without end; between rounds the wait grows to this. */
+const MAX_REPUBLISH_WAIT_MS = 10 * 60_000;
+
 /** Thrown inside the saga when a cancel request is seen between steps. */
 class CheckoutCancelled extends Error {
   constructor(readonly reason: string) {
     super(reason);
   }
+}
+
+interface ObservedPayment {
+  status: PaymentStatus;
+  nextActionUrl?: string;
+  failureCode?: string;
+  failureMessage?: string;
 }
 
 /**
@@ -55,7 +96,12 @@ class CheckoutCancelled extends Error {
 export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutResult> {
   const { checkoutId, orderId } = input;
   const workflowId = workflowInfo().workflowId;
-  const { db, kafka } = patched(LOCAL_SHORT_STEPS_PATCH) ? local : remote;
+  const shape = patched(STEPS_AS_ACTIVITIES_PATCH) ? 3 : patched(LOCAL_SHORT_STEPS_PATCH) ? 2 : 1;
+  /** Forward steps: regular activities, except in shape 2 (see STEPS_AS_ACTIVITIES_PATCH). */
+  const steps = shape === 2 ? local.db : remote.db;
+  /** Reports of what happened (publishes, outcome records): local from shape 2 on. */
+  const report = shape === 1 ? remote : local;
+  const outcomeKafka = shape === 1 ? proxyActivities<Activities>(publishOutcome) : proxyLocalActivities<Activities>(localPublishOutcome);
   const state: CheckoutState = {
     checkoutId,
     orderId,
@@ -73,6 +119,9 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   let retryRequested = false;
   let sequence = 0;
   const paymentEvents: PaymentEventSignal[] = [];
+  let buyerLastSeenAt = Date.now();
+  /** When the saga started waiting on a payment that did not succeed at once; bounds following it. */
+  let paymentFollowedSince: number | undefined;
 
   const changed = () => {
     state.version += 1;
@@ -92,14 +141,24 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     cancelRequest !== undefined || (['PENDING', 'PROCESSING', 'REQUIRES_ACTION'] as CheckoutStatus[]).includes(state.status) && state.step !== 'confirmOrder';
   const requestCancel = (request: CancelRequest) => {
     if (cancellable()) cancelRequest ??= request;
+    else log.warn('cancel requested too late: the order is being confirmed', { checkoutId, requestedBy: request.requestedBy });
   };
+  /**
+   * The one place a cancel takes effect. From shape 3 it stands right before a forward step is
+   * scheduled, after the reports of the step before: whatever ran in this workflow task is then
+   * either a report (safe to run again) or already has its undo registered.
+   */
   const throwIfCancelled = () => {
     if (cancelRequest) throw new CheckoutCancelled(cancelRequest.reason ?? 'Cancelled on request');
   };
 
   setHandler(statusQuery, () => state);
   setHandler(paymentEventSignal, (event) => {
-    paymentEvents.push(event);
+    // Stripe delivers at least once and the webhook route may signal twice: one entry per event.
+    if (!paymentEvents.some((e) => e.stripeEventId === event.stripeEventId)) paymentEvents.push(event);
+  });
+  setHandler(buyerPresentSignal, () => {
+    buyerLastSeenAt = Date.now();
   });
   setHandler(cancelSignal, requestCancel);
   setHandler(
@@ -126,18 +185,57 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       },
     },
   );
+  if (shape === 3) {
+    // Temporal's own cancel (the Web UI's button, `temporal workflow cancel`) asks like the update
+    // and the signal do: the step in flight finishes, no later step starts, everything done is undone.
+    CancellationScope.current().cancelRequested.catch(() => requestCancel({ reason: 'Cancelled in Temporal by an operator', requestedBy: 'temporal' }));
+  }
 
-  const publish = async <T extends CheckoutEventType>(
+  /** Builds the next outcome event: its id and sequence are fixed here, once, however often it is sent. */
+  const outcomeEvent = <T extends CheckoutEventType>(
+    type: T,
+    data: Omit<CheckoutEventDataByType[T], keyof EventBase>,
+    idSuffix = '',
+  ): { event: OutcomeEvent; time: string } => {
+    sequence += 1;
+    const base: EventBase = { orderId, checkoutId, customerEmail: input.customer.email, sequence };
+    return {
+      event: { id: `${workflowId}:${type}${idSuffix}`, type, data: { ...base, ...data } as CheckoutEventDataByType[T] },
+      time: new Date().toISOString(),
+    };
+  };
+  const publish = async <T extends CheckoutEventType>(type: T, data: Omit<CheckoutEventDataByType[T], keyof EventBase>, idSuffix = '') => {
+    await report.kafka.publishEvent(outcomeEvent(type, data, idSuffix));
+  };
+  /**
+   * For events that report an ending nothing can undo any more (the order confirmed, the checkout
+   * failed or cancelled after its undos): a Kafka outage delays them, however long it lasts, and
+   * never turns into a compensation. While one is stuck, ops see `CheckoutStep="outcomeEventPending"`
+   * in the Web UI and the worker counts the failed attempts (checkout_event_publish_failures_total).
+   */
+  const publishUntilDelivered = async <T extends CheckoutEventType>(
     type: T,
     data: Omit<CheckoutEventDataByType[T], keyof EventBase>,
     idSuffix = '',
   ) => {
-    sequence += 1;
-    const base: EventBase = { orderId, checkoutId, customerEmail: input.customer.email, sequence };
-    await kafka.publishEvent({
-      event: { id: `${workflowId}:${type}${idSuffix}`, type, data: { ...base, ...data } as CheckoutEventDataByType[T] },
-      time: new Date().toISOString(),
-    });
+    const pending = outcomeEvent(type, data, idSuffix);
+    for (let round = 1, wait = 10_000; ; round++, wait = Math.min(wait * 2, MAX_REPUBLISH_WAIT_MS)) {
+      try {
+        await outcomeKafka.publishEvent(pending);
+        if (state.outcomeEventPending) {
+          delete state.outcomeEventPending;
+          changed();
+          upsertSearchAttributes([{ key: searchAttributes.step, value: state.step ?? 'none' }]);
+        }
+        return;
+      } catch (err) {
+        state.outcomeEventPending = { type, failedRounds: round, lastError: describeFailure(err) };
+        changed();
+        upsertSearchAttributes([{ key: searchAttributes.step, value: 'outcomeEventPending' }]);
+        log.error('outcome event not delivered yet; retrying without end', { checkoutId, type, round });
+        await sleep(wait);
+      }
+    }
   };
 
   const undo = proxyActivities<Activities>(compensationCall(input.compensationRetryWindowMs));
@@ -145,7 +243,26 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
 
   upsertSearchAttributes([{ key: searchAttributes.customerEmail, value: input.customer.email }]);
   setStatus('PROCESSING');
+  let confirmed: { amount: number; currency: string; lines: CheckoutEventDataByType['order.confirmed']['lines']; userId: string };
   try {
+    // Shape 3 runs the steps out of reach of Temporal's cancellation: its cancel is a request, above.
+    confirmed = shape === 3 ? await CancellationScope.nonCancellable(forwardSteps) : await forwardSteps();
+  } catch (err) {
+    const cancelled = err instanceof CheckoutCancelled || isCancellation(err);
+    state.failure = cancelled
+      ? { code: FailureCode.CANCELLED, message: err instanceof CheckoutCancelled ? err.reason : 'Cancelled by an operator' }
+      : toFailure(err, state.step);
+    log.warn('checkout undoing', { checkoutId, code: state.failure.code, step: state.step });
+    return await CancellationScope.nonCancellable(() => undoCheckout(cancelled ? 'CANCELLED' : 'FAILED'));
+  }
+  // Past the point of no return: the order is confirmed, whatever happens to the event.
+  await CancellationScope.nonCancellable(() =>
+    publishUntilDelivered('order.confirmed', { ...confirmed, ...(input.customer.name ? { customerName: input.customer.name } : {}) }),
+  );
+  log.info('checkout completed', { checkoutId, orderId });
+  return { status: 'COMPLETED', orderId };
+
+  async function forwardSteps() {
     await publish('checkout.started', { items: input.items });
     throwIfCancelled();
 
@@ -156,7 +273,7 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       return `released ${released.lines.map((l) => `${l.quantity} x ${l.sku}`).join(', ')}`;
     });
     setStatus('PROCESSING', 'reserveStock');
-    const cart = await db.reserveStock({ checkoutId, orderId, workflowId, customer: input.customer, items: input.items });
+    const cart = await steps.reserveStock({ checkoutId, orderId, workflowId, customer: input.customer, items: input.items });
     state.amount = cart.amount;
     state.currency = cart.currency;
     upsertSearchAttributes([{ key: searchAttributes.orderTotal, value: cart.amount }]);
@@ -174,37 +291,17 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     });
     state.payment = { status: 'requires_confirmation', paymentIntentId: intent.paymentIntentId, ...(intent.clientSecret ? { clientSecret: intent.clientSecret } : {}) };
     // Registered before the confirm: a confirm that timed out may still have charged the card.
-    saga.add('refundPayment', async () => {
-      const result = await undo.refundPayment({ checkoutId, paymentIntentId: intent.paymentIntentId });
-      if (result.action === 'refunded') {
-        state.payment.status = 'refunded';
-        await publish('payment.refunded', {
-          paymentIntentId: intent.paymentIntentId,
-          refundId: result.refundId!,
-          amount: result.amount!,
-          currency: result.currency!,
-          totalRefunded: result.amount!,
-          orderAmount: cart.amount,
-          reason: 'checkout undone',
-        });
-        return `refunded ${result.amount} ${result.currency}`;
-      }
-      if (result.action === 'voided') {
-        state.payment.status = 'canceled';
-        await publish('payment.voided', { paymentIntentId: intent.paymentIntentId });
-        return 'payment intent cancelled before capture';
-      }
-      return 'nothing was charged';
-    });
+    saga.add('refundPayment', () => undoPayment(intent.paymentIntentId, cart.amount));
     throwIfCancelled();
-    const confirmed = await stripe.confirmPayment({ checkoutId, paymentIntentId: intent.paymentIntentId });
-    await awaitPaymentOutcome(intent.paymentIntentId, confirmed.status, confirmed.nextActionUrl);
+    const attempt = await stripe.confirmPayment({ checkoutId, paymentIntentId: intent.paymentIntentId });
+    if (shape === 3) await followPayment(intent.paymentIntentId, attempt);
+    else await awaitPaymentOutcome(intent.paymentIntentId, attempt.status, attempt.nextActionUrl);
     await publish('payment.captured', { amount: cart.amount, currency: cart.currency, paymentIntentId: intent.paymentIntentId });
     throwIfCancelled();
 
     saga.add('deleteUser', async () => ((await undo.deleteUser({ checkoutId })).deleted ? 'account removed' : 'account kept (not created by this checkout)'));
     setStatus('PROCESSING', 'createUser');
-    const user = await db.createUser({ checkoutId, email: input.customer.email, ...(input.customer.name ? { name: input.customer.name } : {}) });
+    const user = await steps.createUser({ checkoutId, email: input.customer.email, ...(input.customer.name ? { name: input.customer.name } : {}) });
     state.userId = user.userId;
     changed();
     if (user.created) await publish('user.created', { userId: user.userId });
@@ -212,12 +309,15 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
 
     saga.add('revokeSsoToken', async () => ((await undo.revokeSsoToken({ checkoutId })).revoked ? 'login token revoked' : 'no token to revoke'));
     setStatus('PROCESSING', 'issueSsoToken');
-    state.sso = await db.issueSsoToken({ checkoutId, userId: user.userId });
+    state.sso = await steps.issueSsoToken({ checkoutId, userId: user.userId });
     changed();
     throwIfCancelled();
 
+    // The point of no return: from here a cancel is refused and only a refund can undo the order.
     setStatus('PROCESSING', 'confirmOrder');
-    await db.confirmOrder({
+    // A signal or a webhook never confirms an order on its own: Stripe must hold the money first.
+    if (shape === 3) await stripe.verifyPayment({ checkoutId, paymentIntentId: intent.paymentIntentId, amount: cart.amount, currency: cart.currency });
+    await steps.confirmOrder({
       checkoutId,
       orderId,
       paymentIntentId: intent.paymentIntentId,
@@ -226,25 +326,95 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       eventSequence: sequence + 1,
     });
     setStatus('COMPLETED');
-    await publish('order.confirmed', {
-      amount: cart.amount,
-      currency: cart.currency,
-      lines: cart.lines,
-      userId: user.userId,
-      ...(input.customer.name ? { customerName: input.customer.name } : {}),
-    });
-    log.info('checkout completed', { checkoutId, orderId });
-    return { status: 'COMPLETED', orderId };
-  } catch (err) {
-    const cancelled = err instanceof CheckoutCancelled || isCancellation(err);
-    state.failure = cancelled
-      ? { code: FailureCode.CANCELLED, message: err instanceof CheckoutCancelled ? err.reason : 'Cancelled by an operator' }
-      : toFailure(err, state.step);
-    log.warn('checkout undoing', { checkoutId, code: state.failure.code, step: state.step });
-    return await CancellationScope.nonCancellable(() => undoCheckout(cancelled ? 'CANCELLED' : 'FAILED'));
+    return { amount: cart.amount, currency: cart.currency, lines: cart.lines, userId: user.userId };
   }
 
-  /** Waits for 3-D Secure or an async method to settle through the webhook signal, or gives up. */
+  /**
+   * The payment step's undo. A payment still processing at Stripe cannot be cancelled or refunded
+   * yet: it is followed (Stripe asked again, waits doubling) until it settles, up to the settlement
+   * horizon; past that the undo fails and the checkout needs an operator.
+   */
+  async function undoPayment(paymentIntentId: string, orderAmount: number): Promise<string> {
+    const giveUpAt = (paymentFollowedSince ?? Date.now()) + (input.paymentSettlementHorizonMs ?? DEFAULT_SETTLEMENT_HORIZON_MS);
+    for (let wait = input.paymentReconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS; ; wait = Math.min(wait * 2, MAX_RECONCILE_INTERVAL_MS)) {
+      const result = await undo.refundPayment({ checkoutId, paymentIntentId });
+      if (result.action === 'refunded') {
+        state.payment.status = 'refunded';
+        await publish('payment.refunded', {
+          paymentIntentId,
+          refundId: result.refundId!,
+          amount: result.amount!,
+          currency: result.currency!,
+          totalRefunded: result.amount!,
+          orderAmount,
+          reason: 'checkout undone',
+        });
+        return `refunded ${result.amount} ${result.currency}`;
+      }
+      if (result.action === 'voided') {
+        state.payment.status = 'canceled';
+        await publish('payment.voided', { paymentIntentId });
+        return 'payment intent cancelled before capture';
+      }
+      if (result.action !== 'pending') return 'nothing was charged';
+      if (Date.now() >= giveUpAt) {
+        throw ApplicationFailure.nonRetryable('The payment is still processing at Stripe: it can be neither cancelled nor refunded until it settles');
+      }
+      state.payment.status = 'processing';
+      changed();
+      await sleep(Math.min(wait, giveUpAt - Date.now()));
+    }
+  }
+
+  /**
+   * Shape 3: follows a payment that did not succeed at once (3-D Secure, or a method that settles
+   * later) until Stripe says how it ended. A webhook's signal only wakes the saga early; what counts
+   * is Stripe's answer to reconcilePayment, so a forged or stale signal cannot move the checkout.
+   * A challenge is given up after PAYMENT_ACTION_TIMEOUT_MS, or earlier once the buyer stopped
+   * following the checkout (PAYMENT_ABANDON_AFTER_MS); a processing payment is the bank at work and
+   * is followed up to PAYMENT_SETTLEMENT_HORIZON_MS.
+   */
+  async function followPayment(paymentIntentId: string, first: ObservedPayment): Promise<void> {
+    const since = Date.now();
+    const actionDeadline = since + input.paymentActionTimeoutMs;
+    const settleDeadline = since + (input.paymentSettlementHorizonMs ?? DEFAULT_SETTLEMENT_HORIZON_MS);
+    const abandonDeadline = () => (input.paymentAbandonAfterMs ? buyerLastSeenAt + input.paymentAbandonAfterMs : Number.POSITIVE_INFINITY);
+    let askAgainIn = input.paymentReconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS;
+    let neededAction = false;
+    let payment = first;
+    for (;;) {
+      showPayment(payment);
+      if (payment.status === 'succeeded') return;
+      if (payment.status !== 'requires_action' && payment.status !== 'processing') throw paymentFailure(payment, neededAction);
+      paymentFollowedSince ??= since;
+      const now = Date.now();
+      const onBuyer = payment.status === 'requires_action';
+      neededAction ||= onBuyer;
+      if (onBuyer && now >= actionDeadline) throw ApplicationFailure.nonRetryable('The payment was not completed in time', FailureCode.PAYMENT_ACTION_TIMEOUT);
+      if (onBuyer && now >= abandonDeadline()) {
+        throw ApplicationFailure.nonRetryable('The card check was left unfinished, so the items went back on sale', FailureCode.PAYMENT_ABANDONED);
+      }
+      if (!onBuyer && now >= settleDeadline) {
+        throw ApplicationFailure.nonRetryable('The payment did not settle in time', FailureCode.PAYMENT_SETTLEMENT_TIMEOUT);
+      }
+      const deadline = onBuyer ? Math.min(actionDeadline, abandonDeadline()) : settleDeadline;
+      const signalsSeen = paymentEvents.length;
+      const woken = await condition(() => cancelRequest !== undefined || paymentEvents.length > signalsSeen, Math.max(1, Math.min(deadline, now + askAgainIn) - now));
+      throwIfCancelled();
+      if (!woken) askAgainIn = Math.min(askAgainIn * 2, MAX_RECONCILE_INTERVAL_MS);
+      payment = await stripe.reconcilePayment({ paymentIntentId });
+    }
+  }
+
+  function showPayment(payment: ObservedPayment) {
+    state.payment.status = payment.status;
+    if (payment.nextActionUrl) state.payment.nextActionUrl = payment.nextActionUrl;
+    const status: CheckoutStatus = payment.status === 'requires_action' ? 'REQUIRES_ACTION' : 'PROCESSING';
+    if (state.status !== status) setStatus(status);
+    else changed();
+  }
+
+  /** Shapes 1 and 2: waits for the webhook signal, asks Stripe once at the timeout, then gives up. */
   async function awaitPaymentOutcome(paymentIntentId: string, status: CheckoutState['payment']['status'], nextActionUrl?: string) {
     state.payment.status = status;
     if (nextActionUrl) state.payment.nextActionUrl = nextActionUrl;
@@ -255,7 +425,6 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       paymentEvents.find((e) => e.paymentIntentId === paymentIntentId && ['succeeded', 'requires_payment_method', 'canceled'].includes(e.intentStatus));
     const arrived = await condition(() => cancelRequest !== undefined || settled() !== undefined, input.paymentActionTimeoutMs);
     throwIfCancelled();
-    // A webhook may be lost or late: ask Stripe once before giving up on a payment that did succeed.
     const outcome = arrived ? settled()!.intentStatus : await stripe.getPaymentStatus({ paymentIntentId });
     if (outcome === 'succeeded') {
       state.payment.status = 'succeeded';
@@ -285,22 +454,22 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       setStatus('NEEDS_ATTENTION');
       log.error('compensation failed: checkout needs attention', { checkoutId, pending: stillFailing });
       await recordOutcome('NEEDS_ATTENTION', failedStep);
-      await publish('checkout.needs_attention', { pendingCompensations: stillFailing }, `:${round}`);
+      await publishUntilDelivered('checkout.needs_attention', { pendingCompensations: stillFailing }, `:${round}`);
       await condition(() => retryRequested);
       setStatus('COMPENSATING');
     }
     setStatus(finalStatus);
     await recordOutcome(finalStatus, failedStep);
     if (finalStatus === 'CANCELLED') {
-      await publish('checkout.cancelled', { reason: state.failure!.message });
+      await publishUntilDelivered('checkout.cancelled', { reason: state.failure!.message });
     } else {
-      await publish('checkout.failed', { code: state.failure!.code, message: state.failure!.message, step: failedStep });
+      await publishUntilDelivered('checkout.failed', { code: state.failure!.code, message: state.failure!.message, step: failedStep });
     }
     return { status: finalStatus, orderId, failure: state.failure! };
   }
 
   async function recordOutcome(status: 'FAILED' | 'CANCELLED' | 'NEEDS_ATTENTION', step: CheckoutStep | null) {
-    await db.recordCheckoutOutcome({
+    await report.db.recordCheckoutOutcome({
       checkoutId,
       status,
       step,
@@ -313,9 +482,23 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   }
 }
 
+/** How a payment that Stripe says did not succeed fails the checkout, in the customer's words. */
+function paymentFailure(payment: ObservedPayment, neededAction: boolean): ApplicationFailure {
+  if (payment.status === 'canceled') return ApplicationFailure.nonRetryable(payment.failureMessage ?? 'The payment was cancelled', FailureCode.PAYMENT_FAILED);
+  if (neededAction || payment.failureCode === 'payment_intent_authentication_failure') {
+    return ApplicationFailure.nonRetryable(payment.failureMessage ?? 'The card authentication failed', FailureCode.PAYMENT_AUTHENTICATION_FAILED);
+  }
+  if (payment.status === 'failed') return ApplicationFailure.nonRetryable(payment.failureMessage ?? 'The payment failed', FailureCode.PAYMENT_DECLINED);
+  return ApplicationFailure.nonRetryable(`The payment is in a state the checkout cannot complete (${payment.status})`, FailureCode.PAYMENT_FAILED);
+}
+
 /** A failure's `code` and a message a customer can read; technical detail stays in the history. */
 function toFailure(err: unknown, step: CheckoutStep | null): { code: string; message: string } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type === FailureCode.PAYMENT_NOT_VERIFIED) {
+    // The activity's message names intents and amounts for ops (it stays in the history); the buyer reads this.
+    return { code: cause.type, message: 'The payment could not be confirmed with the payment provider; any money taken has been returned' };
+  }
   if (cause instanceof ApplicationFailure && cause.type && (Object.values(FailureCode) as string[]).includes(cause.type)) {
     return { code: cause.type, message: cause.message };
   }
@@ -323,4 +506,9 @@ function toFailure(err: unknown, step: CheckoutStep | null): { code: string; mes
     code: FailureCode.STEP_FAILED,
     message: `A technical problem stopped the checkout at ${step ?? 'start'}; any payment taken has been returned`,
   };
+}
+
+function describeFailure(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
 }
