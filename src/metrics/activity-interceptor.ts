@@ -29,6 +29,7 @@ export const CHECKOUT_METRICS = {
   compensated: 'checkouts_compensated_total',
   needsAttention: 'checkouts_needs_attention_total',
   compensationFailures: 'checkout_compensation_attempt_failures_total',
+  publishFailures: 'checkout_event_publish_failures_total',
 } as const;
 
 function count(ctx: Context, name: string, description: string, tags: MetricTags = {}): void {
@@ -88,6 +89,13 @@ export const observabilityInterceptor: ActivityInterceptorsFactory = (ctx: Conte
         } catch (err) {
           if (COMPENSATIONS.has(activityType)) {
             count(ctx, CHECKOUT_METRICS.compensationFailures, 'Failed attempts of a compensation (each is retried)', { compensation: activityType });
+          }
+          if (activityType === 'publishEvent') {
+            // Outcome events are retried without end once nothing can undo them: this is the alert that one is stuck.
+            const type = (input.args[0] as { event?: { type?: unknown } } | undefined)?.event?.type;
+            count(ctx, CHECKOUT_METRICS.publishFailures, 'Failed attempts to publish an outcome event to Kafka (each is retried)', {
+              event_type: typeof type === 'string' ? type : 'unknown',
+            });
           }
           throw err;
         }
