@@ -120,14 +120,20 @@ describe('following a payment until Stripe says how it ended', () => {
       items: [{ sku, quantity: 1 }],
       paymentMethodId: 'pm_card_processing',
       paymentReconcileIntervalMs: 500,
+      // The bank takes longer than an undo is retried (days, in real life): waiting for it is not a failing undo.
+      compensationRetryWindowMs: 2_000,
     });
     const waiting = await h.waitForStatus(input.checkoutId, processing);
+    const paymentIntentId = waiting.payment.paymentIntentId!;
 
     await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'changed my mind' }] });
     // The undo waits for the bank: Stripe cannot cancel a processing payment, nor refund it yet.
     const following = await h.waitForStatus(input.checkoutId, (s) => s.status === 'COMPENSATING' && s.compensations[0]?.name === 'refundPayment');
     expect(following.compensations[0]!.status).toBe('running');
-    await h.emulator.settle(waiting.payment.paymentIntentId!, outcome);
+    const askedBeforeCancel = await timesAsked(paymentIntentId);
+    // Asked 0.5 + 1 + 2 s apart: the bank answers after the undo's retry window has passed.
+    while ((await timesAsked(paymentIntentId)) < askedBeforeCancel + 4) await sleep(200);
+    await h.emulator.settle(paymentIntentId, outcome);
 
     const result = await h.result(input.checkoutId);
     if (outcome === 'succeed') await recordHistory(handle, 'cancelled-while-processing');
