@@ -52,6 +52,7 @@ describe('following a payment until Stripe says how it ended', () => {
     });
 
     const result = await h.result(input.checkoutId);
+    await recordHistory(handle, 'forged-success-signal');
     expect(result.status).toBe('FAILED');
     expect(await orderStatus(input.checkoutId)).toBe('FAILED');
     const state = await h.waitForStatus(input.checkoutId, (s) => s.status === 'FAILED');
@@ -77,6 +78,7 @@ describe('following a payment until Stripe says how it ended', () => {
     await handle.signal(paymentEventSignal, { stripeEventId: `evt_${paymentIntentId}`, type: 'payment_intent.succeeded', paymentIntentId, intentStatus: 'succeeded' });
 
     const result = await h.result(input.checkoutId);
+    await recordHistory(handle, 'payment-not-verified');
     expect(result.failure?.code).toBe('PAYMENT_NOT_VERIFIED');
     expect(await orderStatus(input.checkoutId)).toBe('FAILED');
     const intent = await h.emulator.stripe.paymentIntents.retrieve(paymentIntentId);
