@@ -93,7 +93,8 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
 
   const h = await startSagaHarness({ ...options.harness, env: { APP_URL: url, ...options.harness?.env } });
   const kafkaAdmin: Admin = new Kafka({ clientId: `api-test-${randomUUID()}`, brokers: h.config.KAFKA_BROKERS, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
-  const metrics = new Registry();
+  // The registry the app really uses: a test may hand it its own (e.g. with the consumer metrics).
+  const metrics = options.deps?.metrics ?? new Registry();
   const app = createApp({
     config: h.config,
     db: h.db,
