@@ -212,7 +212,7 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
 
     saga.add('revokeSsoToken', async () => ((await undo.revokeSsoToken({ checkoutId })).revoked ? 'login token revoked' : 'no token to revoke'));
     setStatus('PROCESSING', 'issueSsoToken');
-    state.sso = await db.issueSsoToken({ checkoutId, userId: user.userId });
+    state.sso = await db.issueSsoToken({ checkoutId, userId: user.userId, delivery: user.created ? 'redirect' : 'email' });
     changed();
     throwIfCancelled();
 
@@ -231,6 +231,7 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       currency: cart.currency,
       lines: cart.lines,
       userId: user.userId,
+      signInDelivery: user.created ? 'redirect' : 'email',
       ...(input.customer.name ? { customerName: input.customer.name } : {}),
     });
     log.info('checkout completed', { checkoutId, orderId });
