@@ -12,6 +12,10 @@ const config: Config = {
   transform: {
     '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
+  // rate-limiter-flexible's Drizzle store loads drizzle-orm with a dynamic import(), which jest's
+  // module sandbox refuses without --experimental-vm-modules; transformed, it becomes a require().
+  // Node runs the package as it is (src/api/main.ts, test/api/main-process.test.ts).
+  transformIgnorePatterns: ['/node_modules/(?!rate-limiter-flexible/)'],
   globalSetup: '<rootDir>/test/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
   // Tests drive whole sagas through Temporal, Kafka and Stripe webhooks, with retries and timeouts

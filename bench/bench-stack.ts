@@ -93,6 +93,12 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       // Its own queue: against an external Temporal, a developer's worker must not take our checkouts.
       TEMPORAL_TASK_QUEUE: taskQueue,
       WORKER_METRICS_PORT: String(await pickFreePort()),
+      API_METRICS_PORT: String(await pickFreePort()),
+      // The load generator is one client address: per-client limits would measure themselves, not the saga.
+      RATE_LIMIT_CHECKOUTS_PER_MINUTE: '0',
+      RATE_LIMIT_CANCELS_PER_MINUTE: '0',
+      RATE_LIMIT_LOGINS_PER_MINUTE: '0',
+      CHECKOUT_MAX_IN_FLIGHT_PER_CLIENT: '0',
     };
 
     const t0 = Date.now();

@@ -4,8 +4,9 @@ import { HttpTimeoutError, type HttpClient } from './http-client';
 /**
  * A customer as the checkout page behaves (src/page/assets/checkout.js): POST /api/checkouts with
  * an Idempotency-Key, then long-poll GET /api/checkouts/:id?waitForChangeMs=25000&sinceVersion=v
- * until the checkout is finished. Every customer is new (fresh email), pays with pm_card_visa and
- * buys one of the bench products.
+ * until the checkout is finished, with the checkout's secret from the POST (the page's browser sends
+ * it as a cookie; this client as the Checkout-Secret header). Every customer is new (fresh email),
+ * pays with pm_card_visa and buys one of the bench products.
  */
 
 export const FINISHED_STATUSES = ['COMPLETED', 'FAILED', 'CANCELLED', 'NEEDS_ATTENTION'];
@@ -25,6 +26,8 @@ export interface StatusView {
 export interface CheckoutTrace {
   sentAt: number;
   checkoutId?: string;
+  /** The checkout's secret from the POST answer: status requests without it are 404. */
+  checkoutSecret?: string;
   /** HTTP status of the POST, or 'timeout' / 'error' when none came. */
   postStatus?: number | 'timeout' | 'error';
   postMs?: number;
@@ -64,7 +67,7 @@ export class CheckoutCustomer {
     const sku = this.skus[n % this.skus.length]!;
     trace.sentAt = performance.now();
     try {
-      const res = await this.http.request<{ checkoutId?: string }>('POST', '/api/checkouts', {
+      const res = await this.http.request<{ checkoutId?: string; checkoutSecret?: string }>('POST', '/api/checkouts', {
         body: { customer: { email: `bench-${this.runId}-${n}@example.com`, name: 'Bench Buyer' }, items: [{ sku, quantity: 1 }], paymentMethodId: 'pm_card_visa' },
         headers: { 'Idempotency-Key': randomUUID() },
         timeoutMs: this.timeouts.postMs,
@@ -75,6 +78,7 @@ export class CheckoutCustomer {
       if (retryAfter) trace.retryAfter = String(retryAfter);
       if (res.status === 202 && res.body && typeof res.body === 'object' && res.body.checkoutId) {
         trace.checkoutId = res.body.checkoutId;
+        if (res.body.checkoutSecret) trace.checkoutSecret = res.body.checkoutSecret;
         return true;
       }
       trace.error = `POST answered ${res.status}`;
@@ -89,7 +93,7 @@ export class CheckoutCustomer {
 
   /** A plain GET of the status (no long-poll); its latency goes into the trace. */
   async getStatus(trace: CheckoutTrace): Promise<StatusView | undefined> {
-    const res = await this.http.request<StatusView>('GET', `/api/checkouts/${trace.checkoutId!}`, { timeoutMs: this.timeouts.getMs });
+    const res = await this.http.request<StatusView>('GET', `/api/checkouts/${trace.checkoutId!}`, { headers: secretHeader(trace), timeoutMs: this.timeouts.getMs });
     trace.getMs.push(res.ms);
     return res.status === 200 ? res.body : undefined;
   }
@@ -120,7 +124,10 @@ export class CheckoutCustomer {
       const wait = Math.min(LONG_POLL_MS, Math.max(0, Math.floor(left)));
       const since = view?.version !== undefined ? `&sinceVersion=${view.version}` : '';
       try {
-        const res = await this.http.request<StatusView>('GET', `/api/checkouts/${trace.checkoutId!}?waitForChangeMs=${wait}${since}`, { timeoutMs: wait + this.timeouts.getMs });
+        const res = await this.http.request<StatusView>('GET', `/api/checkouts/${trace.checkoutId!}?waitForChangeMs=${wait}${since}`, {
+          headers: secretHeader(trace),
+          timeoutMs: wait + this.timeouts.getMs,
+        });
         if (res.status === 200) {
           view = res.body;
           failures = 0;
@@ -145,4 +152,8 @@ export class CheckoutCustomer {
       trace.error ??= err instanceof Error ? err.message : String(err);
     }
   }
+}
+
+function secretHeader(trace: CheckoutTrace): Record<string, string> {
+  return trace.checkoutSecret ? { 'Checkout-Secret': trace.checkoutSecret } : {};
 }

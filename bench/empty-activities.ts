@@ -74,7 +74,7 @@ const checkoutSagaStubs: Pick<Activities, CheckoutSagaActivity> = {
     return { deleted: false };
   },
   async issueSsoToken(input) {
-    return { tokenId: input.checkoutId, expiresAt: new Date(Date.now() + 300_000).toISOString() };
+    return { tokenId: input.checkoutId, expiresAt: new Date(Date.now() + 300_000).toISOString(), delivery: input.delivery ?? 'redirect' };
   },
   async revokeSsoToken() {
     return { revoked: false };

@@ -102,7 +102,7 @@ export const orderHistoryProcessedEvents = orderHistory.table('processed_events'
 
 export const notificationSender = pgSchema('notification_sender');
 
-export const NOTIFICATION_STATUSES = ['claimed', 'sent', 'failed'] as const;
+export const NOTIFICATION_STATUSES = ['claimed', 'sent', 'failed', 'suppressed'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
 /**
@@ -110,6 +110,7 @@ export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
  * the SMTP call and `sent` right after it, so a row left `claimed` with attempts > 0 is an email
  * that may or may not have gone out (a crash between the two): it is retried with the same
  * Message-ID. `failed` is a permanent refusal by the mail server (the event went to the DLQ).
+ * `suppressed`: a failure notice not sent because its recipient had FAILURE_NOTICES_PER_RECIPIENT_PER_HOUR already.
  */
 export const notifications = notificationSender.table(
   'notifications',
@@ -131,3 +132,13 @@ export const notifications = notificationSender.table(
   },
   (t) => [index('notifications_order_idx').on(t.orderId), index('notifications_status_idx').on(t.status)],
 );
+
+/**
+ * Failure notices sent per recipient in the current hour (rate-limiter-flexible's Drizzle store):
+ * `key` holds a hash of the address, never the address. Written only by the notification sender.
+ */
+export const failureNoticeThrottle = notificationSender.table('failure_notice_throttle', {
+  key: text('key').primaryKey(),
+  points: integer('points').notNull(),
+  expire: timestamp('expire', { withTimezone: true }),
+});

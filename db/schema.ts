@@ -45,10 +45,18 @@ export const checkouts = pgTable(
     paymentStatus: text('payment_status'),
     userId: uuid('user_id'),
     compensations: jsonb('compensations').$type<unknown[]>().notNull().default([]),
+    /** SHA-256 of the checkout's secret (src/checkouts/checkout-secret.ts); null for checkouts older than secrets. */
+    secretHash: text('secret_hash'),
+    /** Keyed hash of the address that started it (src/api/client-address.ts), never the address: per-client admission counts by it. */
+    clientHash: text('client_hash'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('checkouts_email_idx').on(t.customerEmail), index('checkouts_status_idx').on(t.status)],
+  (t) => [
+    index('checkouts_email_idx').on(t.customerEmail),
+    index('checkouts_status_idx').on(t.status),
+    index('checkouts_client_idx').on(t.clientHash, t.createdAt),
+  ],
 );
 
 /** `Idempotency-Key` of POST /api/checkouts: the same key and body always map to one checkout. */
@@ -163,12 +171,17 @@ export const users = pgTable('users', {
   createdAt: createdAt(),
 });
 
-/** Only the SHA-256 of a token is stored; the raw token exists in the redirect URL alone. */
+/** How a checkout's sign-in token reaches its buyer: the page's redirect (an account the checkout created) or an email to the account's address. */
+export const SSO_DELIVERIES = ['redirect', 'email'] as const;
+export type SsoDelivery = (typeof SSO_DELIVERIES)[number];
+
+/** Only the SHA-256 of a token is stored; the raw token exists in the redirect URL or the email alone. */
 export const ssoTokens = pgTable('sso_tokens', {
   id: uuid('id').primaryKey(),
   checkoutId: uuid('checkout_id').notNull().unique(),
   userId: uuid('user_id').notNull(),
   tokenHash: text('token_hash').notNull().unique(),
+  delivery: text('delivery').$type<SsoDelivery>().notNull().default('redirect'),
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   usedAt: timestamp('used_at', { withTimezone: true }),
   revokedAt: timestamp('revoked_at', { withTimezone: true }),
@@ -184,4 +197,15 @@ export const stripeEvents = pgTable('stripe_events', {
   outcome: text('outcome').notNull(),
   payload: jsonb('payload').notNull(),
   receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * The API's per-client rate-limit counters (src/api/rate-limits.ts), written by rate-limiter-flexible:
+ * `key` is the limit's name and the client's keyed address hash, `points` the requests counted in the
+ * window that ends at `expire`. Shared by every API instance.
+ */
+export const rateLimits = pgTable('rate_limits', {
+  key: text('key').primaryKey(),
+  points: integer('points').notNull(),
+  expire: timestamp('expire', { withTimezone: true }),
 });

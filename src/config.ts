@@ -11,15 +11,29 @@ const DEV_SSO_SECRET = 'checkout-saga-local-development-sso-secret-change-me';
 export const EMULATOR_SECRET_KEY = 'sk_test_checkout_saga_emulator';
 
 const durationMs = z.coerce.number().int().positive();
+/** A per-client limit: how many in the window; 0 turns the limit off. */
+const limit = (defaultValue: number) => z.coerce.number().int().min(0).default(defaultValue);
 
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** The API's Prometheus endpoint, apart from the public PORT (business volume is not for the internet); 0 turns it off. */
+    API_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
     /** Address the API and the worker's metrics endpoint bind to: loopback locally, 0.0.0.0 in a container. */
     HOST: z.string().min(1).default('127.0.0.1'),
     APP_URL: z.url().default('http://127.0.0.1:3000'),
+    /**
+     * The proxies in front of the API whose X-Forwarded-For names the client (Express `trust proxy`):
+     * a number of hops, or their addresses and subnets (`loopback`, `10.0.0.0/8`, ...). Unset: the
+     * client is the TCP peer. Never "trust everyone": any client could then pick its own address.
+     */
+    TRUST_PROXY: z
+      .string()
+      .trim()
+      .refine((v) => !['true', '*'].includes(v.toLowerCase()), 'must be a number of proxy hops or a comma-separated list of proxy addresses or subnets, never every proxy (unset trusts none)')
+      .optional(),
 
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://postgres:postgres@127.0.0.1:54320/checkout_saga'),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
@@ -63,6 +77,8 @@ const schema = z
 
     SSO_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_SSO_SECRET),
     SSO_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+    /** The single-use sign-in link emailed to an existing account's owner: it must outlive ordinary mail delay and a consumer outage. */
+    SSO_EMAIL_LINK_TTL_SECONDS: z.coerce.number().int().min(300).max(7 * 24 * 3600).default(24 * 3600),
     ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(3600),
 
     /** How long a 3-D Secure challenge or an async payment may stay open before the checkout gives up. */
@@ -87,17 +103,47 @@ const schema = z
      * the workers' throughput times the wait a customer should accept (Little's law); 0 turns it off.
      */
     CHECKOUT_MAX_IN_FLIGHT: z.coerce.number().int().min(0).default(32),
+    /**
+     * Checkouts one client address may have in progress at once (3-D Secure ones included, however
+     * long they wait), so one client can never hold the door shut for everyone; 0 turns it off.
+     */
+    CHECKOUT_MAX_IN_FLIGHT_PER_CLIENT: limit(5),
+    /** Units of one SKU one checkout may hold (its lines added up): one cart cannot take a product off sale. */
+    MAX_UNITS_PER_SKU: z.coerce.number().int().min(1).default(20),
+    /** Per client address and minute: checkouts started, cancel requests, sign-in attempts (redeem and callback together). */
+    RATE_LIMIT_CHECKOUTS_PER_MINUTE: limit(20),
+    RATE_LIMIT_CANCELS_PER_MINUTE: limit(10),
+    RATE_LIMIT_LOGINS_PER_MINUTE: limit(20),
+    /** Failure notices one email address gets per hour, however many checkouts fail in its name; 0 turns it off. */
+    FAILURE_NOTICES_PER_RECIPIENT_PER_HOUR: limit(3),
 
     SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').default('smtp://127.0.0.1:1025'),
     MAIL_FROM: z.string().min(3).default('Checkout Saga <orders@checkout-saga.local>'),
     MAIL_INBOX_URL: z.url().optional(),
   })
   .superRefine((c, ctx) => {
-    if (c.NODE_ENV === 'production') {
-      if (c.SSO_SECRET === DEV_SSO_SECRET) ctx.addIssue({ code: 'custom', path: ['SSO_SECRET'], message: 'must be set in production' });
-      if (c.STRIPE_WEBHOOK_SECRET === DEV_WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message: 'must be set in production' });
-    }
+    // The development secrets are in the repository: wherever strangers can reach the service or real
+    // money moves, they would let anyone mint access tokens and forge Stripe webhooks. NODE_ENV is
+    // not the test, because nothing forces a deployment to set it.
+    const exposure =
+      c.NODE_ENV === 'production'
+        ? 'NODE_ENV is production'
+        : !isLoopbackUrl(c.APP_URL)
+          ? `APP_URL ${new URL(c.APP_URL).host} is not loopback`
+          : /^(sk|rk)_live_/.test(c.STRIPE_SECRET_KEY)
+            ? 'STRIPE_SECRET_KEY is a live key'
+            : undefined;
+    if (!exposure) return;
+    const message = `is the repository's development value, which must not be used here (${exposure}): set a secret of your own`;
+    if (c.SSO_SECRET === DEV_SSO_SECRET) ctx.addIssue({ code: 'custom', path: ['SSO_SECRET'], message });
+    if (c.STRIPE_WEBHOOK_SECRET === DEV_WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message });
   });
+
+/** localhost, *.localhost, 127.0.0.0/8 or [::1]: a URL only this machine can reach. */
+export function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
+}
 
 export type Config = z.infer<typeof schema>;
 

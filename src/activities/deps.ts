@@ -7,7 +7,8 @@ export interface ActivityDeps {
   db: Database;
   stripe: Stripe;
   events: EventPublisher;
-  sso: { secret: string; ttlSeconds: number };
+  /** `ttlSeconds` for the page's auto-login token, `emailTtlSeconds` for the link emailed to an existing account. */
+  sso: { secret: string; ttlSeconds: number; emailTtlSeconds: number };
   /** Base URL of the checkout page: where Stripe returns the customer after 3-D Secure. */
   appUrl: string;
 }

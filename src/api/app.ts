@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Client } from '@temporalio/client';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
@@ -12,8 +12,10 @@ import type { Database } from '../db/client';
 import type { Logger } from '../logger';
 import type { ChargeEventHandler } from '../payments/webhooks';
 import { createAccessTokens } from '../sso/access-token';
+import { clientAddressKey, trustProxySetting } from './client-address';
 import { createApiMetrics, httpMetricsMiddleware } from './metrics';
 import { errorHandler, notFoundHandler, sendProblem } from './problem';
+import { createRateLimits } from './rate-limits';
 import type { ReadinessChecker } from './readiness';
 import { checkoutRoutes } from './routes/checkouts';
 import type { ApiContext } from './routes/context';
@@ -42,23 +44,36 @@ export interface ApiDeps {
   timeouts?: Partial<ApiTimeouts>;
   /** Aborted when the process starts draining, so open long-polls answer at once. */
   shutdownSignal?: AbortSignal;
+  /** Let this app delete long-expired rate-limit rows now and then (the API process; tests need not). */
+  sweepExpiredRateLimits?: boolean;
 }
+
+/** Beyond the longest a checkout can wait on 3-D Secure, a checkout still "in progress" is stuck and frees its client's slot. */
+const PER_CLIENT_ADMISSION_MARGIN_MS = 120_000;
 
 /** A JSON API body never needs more; a bigger one is a mistake or an attempt to tie up the parser. */
 export const JSON_BODY_LIMIT = '32kb';
 
 export function createApp(deps: ApiDeps): Express {
   const timeouts: ApiTimeouts = { ...DEFAULT_CHECKOUT_TIMEOUTS, webhookSignalMs: 5_000, ...deps.timeouts };
-  const admission = createAdmission(deps.db, { limit: deps.config.CHECKOUT_MAX_IN_FLIGHT });
+  const admission = createAdmission(deps.db, {
+    limit: deps.config.CHECKOUT_MAX_IN_FLIGHT,
+    perClient: { limit: deps.config.CHECKOUT_MAX_IN_FLIGHT_PER_CLIENT, windowMs: deps.config.PAYMENT_ACTION_TIMEOUT_MS + PER_CLIENT_ADMISSION_MARGIN_MS },
+  });
+  const clientKey = (req: Request) => clientAddressKey(deps.config.SSO_SECRET, req.ip);
   const ctx: ApiContext = {
     deps: { ...deps, timeouts },
     metrics: createApiMetrics(deps.metrics),
     accessTokens: createAccessTokens({ ssoSecret: deps.config.SSO_SECRET, ttlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS }),
+    limits: createRateLimits(deps.db, deps.config, { keyOf: clientKey, sweepExpired: deps.sweepExpiredRateLimits ?? false }),
+    clientKey,
     checkoutDeps: (req) => ({ db: deps.db, temporal: deps.temporal, config: deps.config, logger: req.log, timeouts, admission }),
   };
 
   const app = express();
   app.disable('x-powered-by');
+  // req.ip: the TCP peer, or the client named by the proxies TRUST_PROXY lists (client-address.ts).
+  app.set('trust proxy', trustProxySetting(deps.config.TRUST_PROXY));
   app.use(requestLogging(deps.logger));
   app.use(httpMetricsMiddleware(ctx.metrics));
   app.use(securityHeaders(deps.config));
@@ -100,7 +115,7 @@ function requestLogging(logger: Logger) {
     },
     // 503 is a dependency outage the error middleware already logged as such, not a bug.
     customLogLevel: (_req, res, err) => (res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-    autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+    autoLogging: { ignore: (req) => ['/healthz', '/readyz'].includes(req.url ?? '') },
     serializers: {
       // No headers (cookies, bearer tokens, signatures) and no token in a logged URL.
       req: (req: { id: unknown; method: string; url: string }) => ({ method: req.method, url: redactUrl(req.url) }),

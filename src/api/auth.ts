@@ -1,4 +1,5 @@
 import type { CookieOptions, Request, RequestHandler, Response } from 'express';
+import { CHECKOUT_SECRET_COOKIE, CHECKOUT_SECRET_COOKIE_MAX_AGE_SECONDS, CHECKOUT_SECRET_HEADER } from '../checkouts/checkout-secret';
 import { AuthenticationRequiredError } from '../checkouts/errors';
 import type { AccessTokenClaims, AccessTokens } from '../sso/access-token';
 
@@ -42,16 +43,43 @@ function bearerToken(req: Request): string | undefined {
   return match?.[1];
 }
 
+/**
+ * The checkout secret's cookie: HttpOnly (page scripts never see it), SameSite=Strict (no other
+ * site's page can make the browser send it) and scoped to that checkout's own path, so it goes
+ * with its status and cancel requests and nowhere else.
+ */
+export function checkoutSecretCookieOptions(appUrl: string, checkoutPath: string): CookieOptions {
+  return {
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: appUrl.startsWith('https:'),
+    path: checkoutPath,
+    maxAge: CHECKOUT_SECRET_COOKIE_MAX_AGE_SECONDS * 1000,
+  };
+}
+
+/** What a request presents as a checkout's secret: the header (API clients) and the cookie (the buyer's browser). */
+export function presentedCheckoutSecrets(req: Request): string[] {
+  const header = req.get(CHECKOUT_SECRET_HEADER)?.trim();
+  return [...(header ? [header] : []), ...readCookies(req, CHECKOUT_SECRET_COOKIE)];
+}
+
 function readCookie(req: Request, name: string): string | undefined {
+  return readCookies(req, name)[0];
+}
+
+/** Every value of cookie `name`: browsers send one per matching path, most specific first. */
+function readCookies(req: Request, name: string): string[] {
+  const values: string[] = [];
   for (const part of (req.get('cookie') ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) {
       try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
+        values.push(decodeURIComponent(part.slice(eq + 1).trim()));
       } catch {
-        return undefined;
+        // A value that is not valid percent-encoding is no secret of ours.
       }
     }
   }
-  return undefined;
+  return values;
 }

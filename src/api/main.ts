@@ -11,6 +11,7 @@ import { logger } from '../logger';
 import type { ChargeEventHandler } from '../payments/webhooks';
 import { createChargeEventHandler } from '../refunds/charge-events';
 import { createApp } from './app';
+import { createMetricsApp } from './metrics';
 import { createReadinessChecker, kafkaProbe, postgresProbe, temporalProbe } from './readiness';
 
 /** In-flight requests get this long to finish on SIGTERM before their connections are cut. */
@@ -20,6 +21,8 @@ export interface ApiServer {
   server: Server;
   /** Where it listens, e.g. `http://127.0.0.1:3000`. */
   url: string;
+  /** The internal Prometheus endpoint (`API_METRICS_PORT`), when it is on. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -64,6 +67,7 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
       { logger, advisory: { consumers: consumerGroupsProbe(consumersAdmin, ALL_CONSUMER_GROUPS) } },
     ),
     shutdownSignal: draining.signal,
+    sweepExpiredRateLimits: true,
     // External refunds and disputes from Stripe go to the refund flow (ExternalRefundWorkflow).
     onChargeEvent: options.onChargeEvent ?? createChargeEventHandler({ temporal, taskQueue: cfg.TEMPORAL_TASK_QUEUE, logger }),
   });
@@ -73,6 +77,18 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  // Metrics on their own port, on HOST like the worker's: a scraper inside the deployment reaches
+  // it, the public port never serves it.
+  const metricsServer =
+    cfg.API_METRICS_PORT > 0
+      ? await new Promise<Server>((resolve, reject) => {
+          const s = createMetricsApp(metrics).listen(cfg.API_METRICS_PORT, options.host ?? cfg.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
+        }).catch(async (err: unknown) => {
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+          throw err;
+        })
+      : undefined;
+  const metricsUrl = metricsServer ? `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics` : undefined;
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -83,16 +99,18 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
       const forced = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(forced);
+      metricsServer?.closeAllConnections();
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       await Promise.allSettled([database.close(), connection.close(), kafkaAdmin.disconnect(), consumersAdmin.disconnect()]);
     })());
 
-  return { server, url, close };
+  return { server, url, ...(metricsUrl ? { metricsUrl } : {}), close };
 }
 
 async function main(): Promise<void> {
   const cfg = config();
   const api = await startApiServer(cfg);
-  logger.info({ url: api.url, appUrl: cfg.APP_URL }, 'API listening');
+  logger.info({ url: api.url, appUrl: cfg.APP_URL, metricsUrl: api.metricsUrl }, 'API listening');
   const stop = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'API draining');
     api

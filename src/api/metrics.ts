@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, type Registry } from 'prom-client';
 
 export interface ApiMetrics {
@@ -53,4 +53,17 @@ function routeLabel(req: Request): string {
   }
   if (req.path.startsWith('/assets/')) return '/assets';
   return 'unmatched';
+}
+
+/**
+ * The API's Prometheus endpoint as an app of its own, served on API_METRICS_PORT: business volume
+ * and process internals are for the scraper inside the deployment, not for the public port.
+ */
+export function createMetricsApp(registry: Registry): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', registry.contentType).send(await registry.metrics());
+  });
+  return app;
 }

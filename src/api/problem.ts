@@ -14,6 +14,7 @@ const problemType = (code: string) => `urn:checkout-saga:problem:${code}`;
 const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
   invalid_input: 400,
   unauthenticated: 401,
+  rate_limited: 429,
   not_found: 404,
   conflict: 409,
   unprocessable: 422,
@@ -70,11 +71,10 @@ export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, next) 
 
   if (err instanceof DomainError) {
     const status = STATUS_BY_KIND[err.kind];
-    if (err.kind === 'unavailable' && 'retryAfterSeconds' in err) {
-      res.set('Retry-After', String(err.retryAfterSeconds));
-      // A shed checkout is the API working as meant; the request log line records it already.
-      if (err instanceof ServiceUnavailableError) req.log.warn({ err: err.cause ?? err, dependency: err.dependency }, 'dependency unavailable: answered 503');
-    }
+    // 503 (a dependency, or shed load) and 429 (a client over its limit) say when to come back.
+    if ('retryAfterSeconds' in err && typeof err.retryAfterSeconds === 'number') res.set('Retry-After', String(err.retryAfterSeconds));
+    // A shed checkout is the API working as meant; the request log line records it already.
+    if (err instanceof ServiceUnavailableError) req.log.warn({ err: err.cause ?? err, dependency: err.dependency }, 'dependency unavailable: answered 503');
     if (err.code === 'authentication-required') res.set('WWW-Authenticate', 'Bearer realm="checkout-saga"');
     return sendProblem(req, res, { status, code: err.code, title: err.title, detail: err.detail, ...err.extensions });
   }

@@ -29,7 +29,7 @@ export interface CheckoutDeps {
   temporal: Client;
   config: Pick<
     Config,
-    'TEMPORAL_TASK_QUEUE' | SagaTimingVariable | 'APP_URL' | 'SSO_SECRET'
+    'TEMPORAL_TASK_QUEUE' | SagaTimingVariable | 'APP_URL' | 'SSO_SECRET' | 'MAX_UNITS_PER_SKU'
   >;
   /** The request's logger, so every line carries its request id. */
   logger: Logger;

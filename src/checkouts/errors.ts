@@ -4,7 +4,7 @@
  * into a problem+json document, so no handler decides a status code on its own.
  */
 
-export type DomainErrorKind = 'invalid_input' | 'not_found' | 'unprocessable' | 'conflict' | 'unauthenticated' | 'unavailable';
+export type DomainErrorKind = 'invalid_input' | 'not_found' | 'unprocessable' | 'conflict' | 'unauthenticated' | 'rate_limited' | 'unavailable';
 
 export interface FieldError {
   /** Where in the request, e.g. `items[0].quantity`, `Idempotency-Key`. */
@@ -42,9 +42,17 @@ export class CheckoutNotFoundError extends DomainError {
   readonly code = 'checkout-not-found';
   readonly title = 'No such checkout';
 
-  /** Without an id (a malformed one), the detail does not echo what the client sent. */
+  /**
+   * Without an id (a malformed one), the detail does not echo what the client sent. With one, it
+   * is also the answer to a request without the checkout's secret: the same words either way, so a
+   * stranger cannot tell a real checkout from an unknown id.
+   */
   constructor(checkoutId?: string) {
-    super(checkoutId ? `There is no checkout ${checkoutId}.` : 'There is no checkout with this id.');
+    super(
+      checkoutId
+        ? `There is no checkout ${checkoutId} for this request. Its buyer sends the checkout's secret: the checkout_secret cookie, or the Checkout-Secret header.`
+        : 'There is no checkout with this id.',
+    );
   }
 }
 
@@ -76,11 +84,11 @@ export class IdempotencyKeyReusedError extends DomainError {
   readonly code = 'idempotency-key-reused';
   readonly title = 'The Idempotency-Key was already used for a different request';
 
-  constructor(readonly checkoutId: string) {
+  /** Names nothing of the checkout behind the key: whoever probes a key seen elsewhere learns only that it is taken. */
+  constructor() {
     super(
       'This Idempotency-Key already started a checkout with a different body. Send the original body to get that checkout again, or use a new key for a new checkout.',
     );
-    this.extensions.checkoutId = checkoutId;
   }
 }
 
@@ -119,6 +127,28 @@ export class CheckoutsBusyError extends DomainError {
 
   constructor(readonly retryAfterSeconds: number) {
     super('The shop is taking as many checkouts as it can right now. Nothing was charged; please retry shortly.');
+  }
+}
+
+/** A client address went over one of the per-minute limits (src/api/rate-limits.ts). */
+export class RateLimitedError extends DomainError {
+  readonly kind = 'rate_limited';
+  readonly code = 'rate-limited';
+  readonly title = 'Too many requests';
+
+  constructor(what: string, perMinute: number, readonly retryAfterSeconds: number) {
+    super(`More than ${perMinute} ${what} a minute came from your address. Please try again in ${retryAfterSeconds} s.`);
+  }
+}
+
+/** One client address already has CHECKOUT_MAX_IN_FLIGHT_PER_CLIENT checkouts in progress. */
+export class TooManyCheckoutsInProgressError extends DomainError {
+  readonly kind = 'rate_limited';
+  readonly code = 'too-many-checkouts-in-progress';
+  readonly title = 'Too many checkouts in progress from your address';
+
+  constructor(limit: number, readonly retryAfterSeconds: number) {
+    super(`There are already ${limit} checkouts in progress from your address. Finish or cancel one of them, then try again. Nothing was charged.`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type WorkflowStartOptions } from '@temporalio/client';
-import { eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import { checkouts, idempotencyKeys, products } from '../../db/schema';
 import type { Database } from '../db/client';
 import {
@@ -11,6 +11,8 @@ import {
   type CheckoutStatus,
 } from '../workflows/checkout/contract';
 import type { CheckoutWorkflow } from '../workflows/checkout/workflow';
+import { assertUnitsPerSku } from './cart-limits';
+import { checkoutSecretFor, hashCheckoutSecret } from './checkout-secret';
 import type { CheckoutDeps } from './deps';
 import { sagaTimings } from './saga-timings';
 import { IdempotencyKeyReusedError, MixedCurrencyCartError, UnknownSkuError } from './errors';
@@ -22,6 +24,14 @@ export interface StartCheckoutResult {
   status: CheckoutStatus;
   /** True when an earlier request with the same Idempotency-Key created this checkout. */
   replayed: boolean;
+  /** The buyer's key to the checkout's status and cancel (checkout-secret.ts); the same again for a replay. */
+  checkoutSecret: string;
+}
+
+export interface StartCheckoutOptions {
+  idempotencyKey?: string;
+  /** Keyed hash of the client's address: kept on the row, and its share of the door checked. */
+  clientHash?: string;
 }
 
 /**
@@ -30,25 +40,32 @@ export interface StartCheckoutResult {
  * key and the row are one transaction, so of two concurrent submits exactly one creates a
  * checkout; the other finds it and, like any replay, only makes sure its saga was started.
  */
-export async function startCheckout(deps: CheckoutDeps, request: StartCheckoutRequest, idempotencyKey?: string): Promise<StartCheckoutResult> {
+export async function startCheckout(deps: CheckoutDeps, request: StartCheckoutRequest, options: StartCheckoutOptions = {}): Promise<StartCheckoutResult> {
+  const { idempotencyKey, clientHash } = options;
   const requestHash = hashCheckoutRequest(request);
   if (idempotencyKey) {
     const earlier = await findIdempotencyKey(deps.db, idempotencyKey);
     if (earlier) return replay(deps, earlier, request, requestHash);
   }
 
+  assertUnitsPerSku(request.items, deps.config.MAX_UNITS_PER_SKU);
   // The saga checks again when it reserves; this only spares the customer a saga for a typo'd SKU.
   await assertCatalogHas(deps.db, request.items);
-  // After the replay check: a retry of a checkout already accepted is always answered.
-  await deps.admission?.admit();
 
   const checkoutId = randomUUID();
   const orderId = randomUUID();
+  const checkoutSecret = checkoutSecretFor(deps.config.SSO_SECRET, checkoutId);
   const created = await deps.db.transaction(async (tx) => {
+    // The key first: a concurrent duplicate of this very submit waits here and then replays it,
+    // instead of being counted as one more checkout of its client.
     if (idempotencyKey) {
       const claimed = await tx.insert(idempotencyKeys).values({ key: idempotencyKey, requestHash, checkoutId }).onConflictDoNothing().returning();
       if (claimed.length === 0) return false;
     }
+    if (clientHash) await deps.admission?.admitClient(tx, clientHash);
+    // After the replay check (a retry of a checkout already accepted is always answered) and after
+    // the client's own share (a checkout refused for that takes no place in the global count).
+    await deps.admission?.admit();
     await tx.insert(checkouts).values({
       id: checkoutId,
       orderId,
@@ -56,6 +73,8 @@ export async function startCheckout(deps: CheckoutDeps, request: StartCheckoutRe
       customerEmail: request.customer.email,
       customerName: request.customer.name ?? null,
       status: 'PENDING',
+      secretHash: hashCheckoutSecret(checkoutSecret),
+      clientHash: clientHash ?? null,
     });
     return true;
   });
@@ -68,7 +87,7 @@ export async function startCheckout(deps: CheckoutDeps, request: StartCheckoutRe
 
   await startCheckoutWorkflow(deps, { checkoutId, orderId, request });
   deps.logger.info({ checkoutId, orderId, lines: request.items.length }, 'checkout started');
-  return { checkoutId, status: 'PENDING', replayed: false };
+  return { checkoutId, status: 'PENDING', replayed: false, checkoutSecret };
 }
 
 async function replay(
@@ -77,14 +96,20 @@ async function replay(
   request: StartCheckoutRequest,
   requestHash: string,
 ): Promise<StartCheckoutResult> {
-  if (earlier.requestHash !== requestHash) throw new IdempotencyKeyReusedError(earlier.checkoutId);
+  if (earlier.requestHash !== requestHash) throw new IdempotencyKeyReusedError();
   const [row] = await deps.db.select().from(checkouts).where(eq(checkouts.id, earlier.checkoutId));
   if (!row) throw new Error(`checkout ${earlier.checkoutId} of an idempotency key is missing`);
+  // The same key and body prove the client made this checkout: it gets the secret the first answer carried.
+  const checkoutSecret = checkoutSecretFor(deps.config.SSO_SECRET, row.id);
+  if (!row.secretHash) {
+    // A checkout from before secrets existed: this replay is its buyer's way in.
+    await deps.db.update(checkouts).set({ secretHash: hashCheckoutSecret(checkoutSecret) }).where(and(eq(checkouts.id, row.id), isNull(checkouts.secretHash)));
+  }
   // Still PENDING may mean the first request stored the row but could not reach Temporal: start it
   // now. The conflict and reuse policies make this a no-op when the saga already exists.
   if (row.status === 'PENDING') await startCheckoutWorkflow(deps, { checkoutId: row.id, orderId: row.orderId, request });
   deps.logger.info({ checkoutId: row.id }, 'checkout request replayed by idempotency key');
-  return { checkoutId: row.id, status: row.status as CheckoutStatus, replayed: true };
+  return { checkoutId: row.id, status: row.status as CheckoutStatus, replayed: true, checkoutSecret };
 }
 
 async function startCheckoutWorkflow(deps: CheckoutDeps, ids: { checkoutId: string; orderId: string; request: StartCheckoutRequest }): Promise<void> {

@@ -1,6 +1,6 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { checkouts, ssoTokens } from '../../db/schema';
-import { hashToken, ssoTokenFor } from '../sso/tokens';
+import { hashToken, loginUrlFor, ssoTokenFor } from '../sso/tokens';
 import {
   checkoutWorkflowId,
   statusQuery,
@@ -23,7 +23,11 @@ export interface CheckoutStatusView {
   currency: string | null;
   payment: { status: PaymentStatus; clientSecret?: string; nextActionUrl?: string };
   failure?: { code: string; message: string };
-  sso?: { redirectUrl: string };
+  /**
+   * `redirectUrl`: the one-time auto-login link into an account this checkout created, while usable.
+   * `delivery: 'email'`: the account existed, so a sign-in link went to its address instead.
+   */
+  sso?: { redirectUrl: string } | { delivery: 'email' };
   /** What the undo did; technical errors stay in the workflow history, not in a customer's browser. */
   compensations: Omit<CompensationState, 'error'>[];
   updatedAt: string;
@@ -124,27 +128,26 @@ function fromRow(row: CheckoutRow): CheckoutStatusView {
 
 /**
  * The auto-login link is recomputed here from SSO_SECRET (it is stored only as a hash) and shown
- * only while it can still work: completed checkout, token neither used, revoked nor expired.
+ * only while it can still work: completed checkout, token neither used, revoked nor expired, and
+ * issued for the page (an account this checkout created). A token issued for email delivery has
+ * another derivation, so what is recomputed here could never redeem it anyway.
  */
 async function withSsoRedirect(deps: CheckoutDeps, view: CheckoutStatusView): Promise<CheckoutStatusView> {
   if (view.status !== 'COMPLETED') return view;
-  const rawToken = ssoTokenFor(deps.config.SSO_SECRET, view.checkoutId);
-  const [usable] = await deps.db
-    .select({ id: ssoTokens.id })
+  const [token] = await deps.db
+    .select({
+      delivery: ssoTokens.delivery,
+      tokenHash: ssoTokens.tokenHash,
+      // The database's clock, the same one redeem checks against.
+      usable: sql<boolean>`${ssoTokens.usedAt} is null and ${ssoTokens.revokedAt} is null and ${ssoTokens.expiresAt} > now()`,
+    })
     .from(ssoTokens)
-    .where(
-      and(
-        eq(ssoTokens.checkoutId, view.checkoutId),
-        eq(ssoTokens.tokenHash, hashToken(rawToken)),
-        isNull(ssoTokens.usedAt),
-        isNull(ssoTokens.revokedAt),
-        // The database's clock, the same one redeem checks against.
-        sql`${ssoTokens.expiresAt} > now()`,
-      ),
-    );
-  if (!usable) return view;
-  const base = deps.config.APP_URL.replace(/\/+$/, '');
-  return { ...view, sso: { redirectUrl: `${base}/sso/callback?token=${encodeURIComponent(rawToken)}` } };
+    .where(eq(ssoTokens.checkoutId, view.checkoutId));
+  if (!token) return view;
+  if (token.delivery === 'email') return { ...view, sso: { delivery: 'email' } };
+  const rawToken = ssoTokenFor(deps.config.SSO_SECRET, view.checkoutId);
+  if (!token.usable || token.tokenHash !== hashToken(rawToken)) return view;
+  return { ...view, sso: { redirectUrl: loginUrlFor(deps.config.APP_URL, rawToken) } };
 }
 
 function fingerprint(view: CheckoutStatusView): string {

@@ -62,6 +62,12 @@ export const EVENT_DATA_SCHEMAS = {
     lines: z.array(eventLineSchema),
     userId: uuid,
     customerName: z.string().optional(),
+    signInDelivery: z
+      .enum(['redirect', 'email'])
+      .optional()
+      .describe(
+        'How the buyer signs in: `redirect`, the checkout created the account and its page signed them in; `email`, the account existed, so its owner gets a single-use sign-in link with the receipt. Absent on events from before it existed.',
+      ),
   }).meta({ description: 'The order is CONFIRMED: paid, account ready. The receipt is sent on this event.' }),
   'checkout.failed': data({
     code: z.string().min(1).describe('Machine-readable failure code, e.g. OUT_OF_STOCK, PAYMENT_DECLINED, STEP_FAILED'),

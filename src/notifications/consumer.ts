@@ -1,4 +1,6 @@
+import type { Config } from '../config';
 import type { Database } from '../db/client';
+import { emailLoginTokenFor, loginUrlFor } from '../sso/tokens';
 import type { Logger } from '../logger';
 import { isTransientInfrastructureError } from '../consumers/failures';
 import { CONSUMER_GROUPS } from '../consumers/groups';
@@ -6,7 +8,7 @@ import { createEventConsumer, type EventConsumer } from '../consumers/runtime';
 import type { ConsumerConnection, ConsumerOverrides } from '../read-model/consumer';
 import type { Mailer } from './mailer';
 import { NOTIFIED_EVENT_TYPES, type RenderOptions } from './messages';
-import { createNotificationSender, isTransientNotificationError } from './sender';
+import { createNotificationSender, isTransientNotificationError, type NotificationSenderDeps } from './sender';
 
 /**
  * The notification sender as a consumer of `checkout.events` in group `notification-sender`.
@@ -14,9 +16,12 @@ import { createNotificationSender, isTransientNotificationError } from './sender
  * message is never skipped and never dead-lettered for it); a permanent refusal of one message
  * (5xx about its recipient or content) is tried `maxAttempts` times, then dead-lettered.
  */
-export function createNotificationConsumer(deps: { connection: ConsumerConnection; db: Database; mailer: Mailer; render: RenderOptions; logger: Logger }, overrides: ConsumerOverrides = {}): EventConsumer {
+export function createNotificationConsumer(
+  deps: { connection: ConsumerConnection; db: Database; mailer: Mailer; render: RenderOptions; logger: Logger; failureNotices?: NotificationSenderDeps['failureNotices'] },
+  overrides: ConsumerOverrides = {},
+): EventConsumer {
   const { wrapHandler, retry, ...options } = overrides;
-  const handler = createNotificationSender({ db: deps.db, mailer: deps.mailer, render: deps.render });
+  const handler = createNotificationSender({ db: deps.db, mailer: deps.mailer, render: deps.render, ...(deps.failureNotices ? { failureNotices: deps.failureNotices } : {}) });
   return createEventConsumer({
     ...deps.connection,
     groupId: CONSUMER_GROUPS.notificationSender,
@@ -28,4 +33,19 @@ export function createNotificationConsumer(deps: { connection: ConsumerConnectio
     retry: { initialMs: 500, maxMs: 5_000, transientMaxMs: 15_000, ...retry },
     ...options,
   });
+}
+
+/**
+ * The sender's settings from the service configuration: the shop's URL, the sign-in link of an
+ * existing account's receipt (derived from SSO_SECRET here, never carried by the event), and the
+ * failure-notice limit.
+ */
+export function notificationSettings(cfg: Pick<Config, 'APP_URL' | 'SSO_SECRET' | 'FAILURE_NOTICES_PER_RECIPIENT_PER_HOUR'>): {
+  render: RenderOptions;
+  failureNotices: NonNullable<NotificationSenderDeps['failureNotices']>;
+} {
+  return {
+    render: { appUrl: cfg.APP_URL, signInLink: (checkoutId) => loginUrlFor(cfg.APP_URL, emailLoginTokenFor(cfg.SSO_SECRET, checkoutId)) },
+    failureNotices: { perRecipientPerHour: cfg.FAILURE_NOTICES_PER_RECIPIENT_PER_HOUR },
+  };
 }

@@ -22,8 +22,10 @@ export interface Mailer {
 }
 
 export function createMailer(options: { smtpUrl: string; from: string }): Mailer {
-  const transport = nodemailer.createTransport(options.smtpUrl, {
+  const transport = nodemailer.createTransport({
+    url: options.smtpUrl,
     // Short enough that a dead server is noticed within a heartbeat-safe slice of the consumer's time.
+    // (Transport options beside `url`: a second argument would be message defaults, not these.)
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,

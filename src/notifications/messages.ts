@@ -21,6 +21,11 @@ export interface RenderOptions {
   /** Where the shop is, for the link at the bottom of every email. */
   appUrl: string;
   locale?: string;
+  /**
+   * The single-use sign-in link of a checkout whose account already existed (order.confirmed with
+   * `signInDelivery: 'email'`): the receipt to that account's address is the only place it goes.
+   */
+  signInLink?: (checkoutId: string) => string;
 }
 
 /** `€12.50`, `¥1,200`, `BHD 1.250`: minor units divided by the currency's own exponent, per Intl. */
@@ -61,6 +66,12 @@ function receipt(event: CheckoutEvent<'order.confirmed'>, o: RenderOptions): Ren
   const greeting = d.customerName ? `Hello ${d.customerName},` : 'Hello,';
   const lines = d.lines.map((l) => ({ what: `${l.quantity} × ${l.name}`, each: money(l.unitPrice), total: money(l.lineTotal) }));
   const width = Math.max(...lines.map((l) => l.what.length), 'Total'.length) + 2;
+  const signIn = d.signInDelivery === 'email' && o.signInLink ? o.signInLink(d.checkoutId) : undefined;
+  const signInWords = {
+    why: 'You already have an account with us, so the checkout page did not sign you in.',
+    how: 'To see this order in your account, sign in with this link. It works once and for a limited time:',
+    notYou: 'If you did not place this order, do not use the link; reply to this email and we will look into it.',
+  };
 
   const text = [
     greeting,
@@ -75,6 +86,7 @@ function receipt(event: CheckoutEvent<'order.confirmed'>, o: RenderOptions): Ren
     '',
     'Keep this email as your receipt.',
     '',
+    ...(signIn ? [signInWords.why, signInWords.how, signIn, signInWords.notYou, ''] : []),
     footer(o),
   ].join('\n');
 
@@ -87,7 +99,13 @@ function receipt(event: CheckoutEvent<'order.confirmed'>, o: RenderOptions): Ren
 <p>Thank you for your order. We have received your payment of <strong>${esc(money(d.amount))}</strong> and your order <strong>${esc(ref)}</strong> is confirmed.</p>
 <table style="border-collapse:collapse;margin:12px 0">${rows}<tr><td style="padding:8px 12px 4px 0;border-top:1px solid #ccc"><strong>Total</strong></td><td style="padding:8px 0 4px;border-top:1px solid #ccc;text-align:right"><strong>${esc(money(d.amount))}</strong></td></tr></table>
 <p style="color:#555">Order number: ${esc(d.orderId)}<br>Confirmed: ${esc(formatDate(event.time, o.locale))}</p>
-<p>Keep this email as your receipt.</p>`,
+<p>Keep this email as your receipt.</p>${
+      signIn
+        ? `
+<p>${esc(signInWords.why)} ${esc(signInWords.how)}<br><a href="${esc(signIn)}">${esc(signIn)}</a></p>
+<p style="color:#555">${esc(signInWords.notYou)}</p>`
+        : ''
+    }`,
     o,
   );
   return { kind: 'receipt', to: d.customerEmail, subject: `Your receipt for order ${ref} (${money(d.amount)})`, text, html };

@@ -3,7 +3,7 @@ import type { EventConsumer } from '../consumers/runtime';
 import { connectDatabase } from '../db/client';
 import { ensureConfiguredTopics } from '../lib/kafka-topics';
 import { logger } from '../logger';
-import { createNotificationConsumer } from '../notifications/consumer';
+import { createNotificationConsumer, notificationSettings } from '../notifications/consumer';
 import { createMailer } from '../notifications/mailer';
 import { createOrderHistoryConsumer } from '../read-model/consumer';
 
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const connection = { brokers: cfg.KAFKA_BROKERS, clientId: cfg.KAFKA_CLIENT_ID, topic: cfg.KAFKA_TOPIC, dlqTopic: cfg.KAFKA_DLQ_TOPIC };
   const consumers: EventConsumer[] = [
     createOrderHistoryConsumer({ connection, db: database.db, logger }),
-    createNotificationConsumer({ connection, db: database.db, mailer, render: { appUrl: cfg.APP_URL }, logger }),
+    createNotificationConsumer({ connection, db: database.db, mailer, logger, ...withSweep(notificationSettings(cfg)) }),
   ];
 
   let stopping: Promise<void> | undefined;
@@ -47,6 +47,11 @@ async function main(): Promise<void> {
 
   await Promise.all(consumers.map((c) => c.start()));
   logger.info({ groups: consumers.map((c) => c.groupId), topic: cfg.KAFKA_TOPIC, dlqTopic: cfg.KAFKA_DLQ_TOPIC }, 'consumers started');
+}
+
+/** This process clears the expired rows of the failure-notice throttle now and then. */
+function withSweep(settings: ReturnType<typeof notificationSettings>): ReturnType<typeof notificationSettings> {
+  return { ...settings, failureNotices: { ...settings.failureNotices, sweepExpired: true } };
 }
 
 main().catch((err: unknown) => {

@@ -19,7 +19,7 @@ export function createWorkerResources(config: Config): WorkerResources {
     db: database.db,
     stripe: createStripeClient(config),
     events,
-    sso: { secret: config.SSO_SECRET, ttlSeconds: config.SSO_TOKEN_TTL_SECONDS },
+    sso: { secret: config.SSO_SECRET, ttlSeconds: config.SSO_TOKEN_TTL_SECONDS, emailTtlSeconds: config.SSO_EMAIL_LINK_TTL_SECONDS },
     appUrl: config.APP_URL,
   };
   return {

@@ -152,18 +152,25 @@ describe('the HTTP surface of the API', () => {
       expect(res.body).toEqual({ status: 'ready', checks: { postgres: 'ok', temporal: 'ok', kafka: 'ok' } });
     });
 
-    it('GET /metrics exposes default metrics and request durations by route pattern, not by raw path', async () => {
+    it('GET /metrics on the internal metrics port exposes default metrics and request durations by route pattern, not by raw path', async () => {
       await api.request('GET', '/api/products');
       await api.request('GET', '/api/checkouts/00000000-0000-4000-8000-000000000000');
-      const res = await api.request('GET', '/metrics');
+      const res = await fetch(api.metricsUrl);
+      const text = await res.text();
 
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
-      expect(res.text).toContain('process_cpu_user_seconds_total');
-      expect(res.text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/products",status="200"\} \d+/);
-      expect(res.text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/checkouts\/:id",status="404"\} \d+/);
-      expect(res.text).not.toContain('00000000-0000-4000-8000-000000000000');
-      expect(res.text).toContain('checkouts_started_total');
+      expect(text).toContain('process_cpu_user_seconds_total');
+      expect(text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/products",status="200"\} \d+/);
+      expect(text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/api\/checkouts\/:id",status="404"\} \d+/);
+      expect(text).not.toContain('00000000-0000-4000-8000-000000000000');
+      expect(text).toContain('checkouts_started_total');
+    });
+
+    it('does not serve /metrics on the public port', async () => {
+      const res = await api.request('GET', '/metrics');
+      expect(res.status).toBe(404);
+      expect(res.text).not.toContain('checkouts_started_total');
     });
   });
 

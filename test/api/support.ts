@@ -1,10 +1,11 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { Registry } from 'prom-client';
 import Stripe from 'stripe';
 import { createApp, type ApiDeps } from '../../src/api/app';
+import { createMetricsApp } from '../../src/api/metrics';
 import { createReadinessChecker, kafkaProbe, postgresProbe, temporalProbe } from '../../src/api/readiness';
 import { logger } from '../../src/logger';
 import { startSagaHarness, type HarnessOptions, type SagaHarness } from '../support/harness';
@@ -16,12 +17,36 @@ export interface ApiResponse<T = Record<string, unknown>> {
   text: string;
 }
 
+export interface RequestOptions {
+  json?: unknown;
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+  /**
+   * Leave out the checkout's secret that `request` otherwise adds to every call on a checkout this
+   * API started (as the buyer's page and API clients do): the request of someone who only knows the id.
+   */
+  asStranger?: boolean;
+}
+
 export interface TestApi {
   /** `http://127.0.0.1:<port>`: also the APP_URL the worker and the API were configured with. */
   url: string;
   h: SagaHarness;
   metrics: Registry;
-  request<T = Record<string, unknown>>(method: string, path: string, options?: { json?: unknown; body?: string | Buffer; headers?: Record<string, string> }): Promise<ApiResponse<T>>;
+  /**
+   * Any request to the API. The secret of every checkout it started (from the `POST /api/checkouts`
+   * answer) is sent along in the `Checkout-Secret` header on that checkout's own paths, unless the
+   * caller sends its own or asks to be a stranger.
+   */
+  request<T = Record<string, unknown>>(method: string, path: string, options?: RequestOptions): Promise<ApiResponse<T>>;
+  /** The secret the API handed out with a checkout it started, if any. */
+  secretOf(checkoutId: string): string | undefined;
+  /** Notes a checkout's secret learned elsewhere (e.g. from a variant app), so `request` sends it. */
+  rememberSecret(checkoutId: string, secret: string): void;
+  /** The API's internal metrics endpoint (API_METRICS_PORT in a deployment), apart from `url`. */
+  metricsUrl: string;
+  /** The Prometheus text of that endpoint. */
+  scrapeMetrics(): Promise<string>;
   /** POST /api/checkouts with a valid body for `sku`, overridable field by field. */
   startCheckout(sku: string, overrides?: Partial<CheckoutBody>, headers?: Record<string, string>): Promise<ApiResponse>;
   /** Long-polls GET /api/checkouts/:id until `wanted` holds. */
@@ -68,7 +93,8 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
 
   const h = await startSagaHarness({ ...options.harness, env: { APP_URL: url, ...options.harness?.env } });
   const kafkaAdmin: Admin = new Kafka({ clientId: `api-test-${randomUUID()}`, brokers: h.config.KAFKA_BROKERS, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
-  const metrics = new Registry();
+  // The registry the app really uses: a test may hand it its own (e.g. with the consumer metrics).
+  const metrics = options.deps?.metrics ?? new Registry();
   const app = createApp({
     config: h.config,
     db: h.db,
@@ -81,27 +107,48 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   server.on('request', app);
 
   const webhookEndpoints: string[] = [];
+  const secrets = new Map<string, string>();
+  const metricsServer = createServer(createMetricsApp(metrics));
+  await new Promise<void>((resolve) => metricsServer.listen(0, '127.0.0.1', resolve));
+  const metricsUrl = `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`;
 
   const api: TestApi = {
     url,
     h,
     metrics,
+    metricsUrl,
 
-    async request(method, path, { json, body, headers = {} } = {}) {
+    async request(method, path, { json, body, headers = {}, asStranger = false } = {}) {
+      const checkoutId = CHECKOUT_PATH.exec(path)?.[1];
+      const secret = checkoutId && !asStranger ? secrets.get(checkoutId) : undefined;
+      const ownCredentials = Object.keys(headers).some((h) => ['checkout-secret', 'cookie'].includes(h.toLowerCase()));
       const res = await fetch(`${url}${path}`, {
         method,
-        headers: { ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        headers: {
+          ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(secret && !ownCredentials ? { 'Checkout-Secret': secret } : {}),
+          ...headers,
+        },
         body: json !== undefined ? JSON.stringify(json) : body,
         redirect: 'manual',
       });
-      const text = await res.text();
-      let parsed: unknown = undefined;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      return { status: res.status, headers: res.headers, body: parsed as never, text };
+      const response = await toApiResponse(res.status, res.headers, await res.text());
+      if (method === 'POST' && path === '/api/checkouts') rememberFrom(response);
+      return response as ApiResponse<never>;
+    },
+
+    secretOf(checkoutId) {
+      return secrets.get(checkoutId);
+    },
+
+    rememberSecret(checkoutId, secret) {
+      secrets.set(checkoutId, secret);
+    },
+
+    async scrapeMetrics() {
+      const res = await fetch(metricsUrl);
+      if (res.status !== 200) throw new Error(`the metrics endpoint answered ${res.status}`);
+      return res.text();
     },
 
     async startCheckout(sku, overrides = {}, headers = {}) {
@@ -135,11 +182,81 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       for (const id of webhookEndpoints) await h.emulator.stripe.webhookEndpoints.del(id).catch(() => undefined);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      metricsServer.closeAllConnections();
+      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       await kafkaAdmin.disconnect().catch(() => undefined);
       await h.close();
     },
   };
+  function rememberFrom(response: ApiResponse) {
+    const { checkoutId, checkoutSecret } = (response.body ?? {}) as { checkoutId?: unknown; checkoutSecret?: unknown };
+    if (response.status === 202 && typeof checkoutId === 'string' && typeof checkoutSecret === 'string') secrets.set(checkoutId, checkoutSecret);
+  }
   return api;
+}
+
+/** `/api/checkouts/<id>` and what lies below it (cancel): the paths a checkout's secret opens. */
+const CHECKOUT_PATH = /^\/api\/checkouts\/([0-9a-f-]{36})(?:[/?]|$)/i;
+
+async function toApiResponse(status: number, headers: Headers, text: string): Promise<ApiResponse> {
+  let parsed: unknown = undefined;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status, headers, body: parsed as never, text };
+}
+
+/** A loopback address of its own (all of 127.0.0.0/8 reaches this machine): another client of the API. */
+export function anotherClientAddress(): string {
+  const byte = () => 1 + Math.floor(Math.random() * 250);
+  return `127.${byte()}.${byte()}.${byte()}`;
+}
+
+/**
+ * A request sent from `localAddress` (e.g. from anotherClientAddress()), so the API sees another
+ * client: a second buyer, or an attacker on another machine.
+ */
+export function requestFrom<T = Record<string, unknown>>(
+  baseUrl: string,
+  localAddress: string,
+  method: string,
+  path: string,
+  { json, headers = {} }: { json?: unknown; headers?: Record<string, string> } = {},
+): Promise<ApiResponse<T>> {
+  const target = new URL(path, baseUrl);
+  const payload = json !== undefined ? JSON.stringify(json) : undefined;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
+        method,
+        localAddress,
+        headers: { ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}), ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          toApiResponse(res.statusCode ?? 0, toHeaders(res.headers), Buffer.concat(chunks).toString('utf8')).then((r) => resolve(r as ApiResponse<T>), reject);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function toHeaders(incoming: IncomingHttpHeaders): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming)) {
+    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, v);
+  }
+  return headers;
 }
 
 /**

@@ -184,7 +184,7 @@ describe('the API over the downstream consumers: /api/me/orders, /metrics, /read
       }
     });
 
-    const metricsText = async () => (await api.request('GET', '/metrics')).text;
+    const metricsText = () => api.scrapeMetrics();
     const lagOf = (text: string, group: string) => samples(text, 'checkout_events_consumer_lag').filter((s) => s.labels.includes(`group="${group}"`));
 
     it('exports lag per group and partition, and the DLQ size; readiness reports the consumers without failing the API for them', async () => {

@@ -6,7 +6,7 @@ import { pickFreePort, startMailCatcher, type MailCatcherHandle } from '../../sr
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { requireStackVar } from '../support/stack-env';
 import { json, runCli } from '../ops/support';
-import { completedOrderStory, eventually, inbox, notificationRows, publishAll, startConsumerTestBed, stillAfter, type ConsumerTestBed } from './support';
+import { completedOrderStory, eventually, failedOrderStory, inbox, notificationRows, publishAll, startConsumerTestBed, stillAfter, type ConsumerTestBed } from './support';
 
 /** MailDev keeps the id without the angle brackets. */
 const inboxMessageId = (eventId: string) => messageIdFor(eventId).slice(1, -1);
@@ -113,6 +113,26 @@ describe('notification sender (group notification-sender) against the real broke
       expect(await inbox(inboxUrl, story.email)).toHaveLength(1);
       expect(await notificationRows(bed.database.db, [story.orderId])).toEqual([expect.objectContaining({ eventId: confirmed.id, status: 'sent', attempts: 1 })]);
     });
+  });
+
+  it('sends one address at most FAILURE_NOTICES_PER_RECIPIENT_PER_HOUR failure notices, so checkouts in its name cannot flood it, and other addresses still get theirs', async () => {
+    // Declined checkouts started in someone else's name: each would send them a failure notice.
+    const target = `flooded-${Date.now()}@example.com`;
+    const bystander = `bystander-${Date.now()}@example.com`;
+    const floods = Array.from({ length: 6 }, () => failedOrderStory(target));
+    for (const story of [...floods, failedOrderStory(bystander)]) await publishAll(bed.publisher, story.events);
+
+    // The default limit, 3 an hour: the rest are recorded as suppressed, not sent.
+    await eventually(async () => {
+      const rows = await notificationRows(bed.database.db, floods.map((s) => s.orderId));
+      expect(rows).toHaveLength(6);
+      expect(rows.map((r) => r.status).sort()).toEqual(['sent', 'sent', 'sent', 'suppressed', 'suppressed', 'suppressed']);
+    });
+    await stillAfter(1_000, async () => {
+      expect(await inbox(inboxUrl, target)).toHaveLength(3);
+      expect(await inbox(inboxUrl, bystander)).toHaveLength(1);
+    });
+    expect(bed.config.FAILURE_NOTICES_PER_RECIPIENT_PER_HOUR).toBe(3);
   });
 
   describe('while the mail server is down', () => {

@@ -12,7 +12,7 @@ import type { CheckoutEventDataByType, CheckoutEventType, OutcomeEvent } from '.
 import { createEventPublisher, type EventPublisher } from '../../src/events/publisher';
 import { ensureTopics } from '../../src/lib/kafka-topics';
 import { logger } from '../../src/logger';
-import { createNotificationConsumer } from '../../src/notifications/consumer';
+import { createNotificationConsumer, notificationSettings } from '../../src/notifications/consumer';
 import { createMailer, type Mailer } from '../../src/notifications/mailer';
 import { createOrderHistoryConsumer, type ConsumerOverrides } from '../../src/read-model/consumer';
 import { stackEnv } from '../support/stack-env';
@@ -84,7 +84,7 @@ export async function startConsumerTestBed(name: string): Promise<ConsumerTestBe
       const mailer = createMailer({ smtpUrl: smtpUrl ?? config.SMTP_URL, from: config.MAIL_FROM });
       mailers.push(mailer);
       const consumer = createNotificationConsumer(
-        { connection, db: database.db, mailer, render: { appUrl: config.APP_URL }, logger: quietLogger },
+        { connection, db: database.db, mailer, logger: quietLogger, ...notificationSettings(config) },
         { groupId: bed.groupId('notifier'), ...fastRetries, ...overrides },
       );
       started.push(consumer);
@@ -193,6 +193,22 @@ export function completedOrderStory(options: { currency?: string; refunds?: numb
       ),
     );
   }
+  return { orderId, checkoutId, email, events };
+}
+
+/** The events of a checkout whose card was declined, for `email`: started, then failed. */
+export function failedOrderStory(email: string): OrderStory {
+  const orderId = randomUUID();
+  const checkoutId = randomUUID();
+  const base = (sequence: number) => ({ orderId, checkoutId, customerEmail: email, sequence });
+  const events: OutcomeEvent[] = [
+    { id: `checkout-${checkoutId}:checkout.started`, type: 'checkout.started', data: { ...base(1), items: [{ sku: 'MUG-BLUE', quantity: 1 }] } },
+    {
+      id: `checkout-${checkoutId}:checkout.failed`,
+      type: 'checkout.failed',
+      data: { ...base(2), code: 'PAYMENT_DECLINED', message: 'Your card was declined.', step: 'capturePayment' },
+    },
+  ];
   return { orderId, checkoutId, email, events };
 }
 

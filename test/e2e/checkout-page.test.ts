@@ -85,6 +85,26 @@ describe('the checkout page in a real browser', () => {
     expect(await api.h.stock(sku)).toBe(2);
   });
 
+  it('tells a returning customer that the sign-in link went to their inbox, and does not sign them in here', async () => {
+    const sku = await api.h.seedProduct({ stock: 5, priceMinor: 1200, name: 'Refill pack' });
+    const email = `returning-${Date.now()}@example.com`;
+    // The account exists from an earlier order.
+    const earlier = await api.startCheckout(sku, { customer: { email, name: 'Rita Returning' } });
+    await api.waitForStatus(String(earlier.body.checkoutId), (v) => v.status === 'COMPLETED');
+
+    await fillCart(sku, 'pm_card_visa', email, 'Rita Returning');
+    await page.getByRole('button', { name: /^Pay/ }).click();
+    await page.getByRole('heading', { name: 'Thank you, your order is confirmed' }).waitFor({ timeout: 60_000 });
+    const message = page.locator('#success-message');
+    await message.getByText(/emailed .*sign-in link/i).waitFor();
+    await screenshot(page, 'returning-customer-link-emailed');
+
+    expect(await message.textContent()).toContain(email);
+    expect(page.url()).toBe(`${api.url}/`);
+    const me = await page.evaluate("fetch('/api/me').then((r) => r.status)");
+    expect(me).toBe(401);
+  });
+
   it('starts one checkout however often Pay is clicked', async () => {
     const sku = await api.h.seedProduct({ stock: 5, name: 'Coffee beans' });
     const email = 'double.click@example.com';

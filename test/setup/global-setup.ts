@@ -31,8 +31,14 @@ export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, stack.value.env);
   // The service logs at info by default; in a test run that buries the failures.
   process.env.LOG_LEVEL ??= 'warn';
-  // A worker process started by a test must not bind the fixed dev metrics port: two runs would clash.
+  // A worker or API process started by a test must not bind the fixed dev metrics ports: two runs would clash.
   process.env.WORKER_METRICS_PORT ??= '0';
+  process.env.API_METRICS_PORT ??= '0';
+  // Every suite's requests come from 127.0.0.1: per-client limits would throttle one suite for the
+  // checkouts of another. The abuse-limit tests turn them on for apps of their own.
+  for (const limit of ['RATE_LIMIT_CHECKOUTS_PER_MINUTE', 'RATE_LIMIT_CANCELS_PER_MINUTE', 'RATE_LIMIT_LOGINS_PER_MINUTE', 'CHECKOUT_MAX_IN_FLIGHT_PER_CLIENT']) {
+    process.env[limit] ??= '0';
+  }
   // Every suite shares one database but runs its own worker, and suites leave checkouts parked on
   // purpose (workers stopped, 3-D Secure never answered): counted together they would shed the next
   // suite's checkouts. The admission test turns the limit on for its own app.

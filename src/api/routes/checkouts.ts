@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import { cancelCheckout } from '../../checkouts/cancel';
+import { assertBuyerOf, CHECKOUT_SECRET_COOKIE } from '../../checkouts/checkout-secret';
 import { CheckoutNotFoundError, CheckoutsBusyError, InvalidInputError, type FieldError } from '../../checkouts/errors';
 import {
   cancelCheckoutSchema,
@@ -12,6 +13,7 @@ import {
 import { startCheckout } from '../../checkouts/start';
 import { getCheckoutStatus } from '../../checkouts/status';
 import { parseInput, toFieldErrors } from '../../checkouts/validation';
+import { checkoutSecretCookieOptions, presentedCheckoutSecrets } from '../auth';
 import type { ApiContext } from './context';
 
 const statusUrl = (checkoutId: string) => `/api/checkouts/${checkoutId}`;
@@ -19,23 +21,29 @@ const statusUrl = (checkoutId: string) => `/api/checkouts/${checkoutId}`;
 export function checkoutRoutes(ctx: ApiContext): Router {
   const router = Router();
 
-  router.post('/', async (req, res) => {
+  router.post('/', ctx.limits.checkoutStarts, async (req, res) => {
     const { request, idempotencyKey } = parseStartRequest(req);
-    const result = await startCheckout(ctx.checkoutDeps(req), request, idempotencyKey).catch((err: unknown) => {
+    const options = { clientHash: ctx.clientKey(req), ...(idempotencyKey ? { idempotencyKey } : {}) };
+    const result = await startCheckout(ctx.checkoutDeps(req), request, options).catch((err: unknown) => {
       if (err instanceof CheckoutsBusyError) ctx.metrics.checkoutsShed.inc();
       throw err;
     });
     if (!result.replayed) ctx.metrics.checkoutsStarted.inc();
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
+    const url = statusUrl(result.checkoutId);
     res
       .status(202)
-      .location(statusUrl(result.checkoutId))
-      .json({ checkoutId: result.checkoutId, status: result.status, statusUrl: statusUrl(result.checkoutId) });
+      .location(url)
+      // The browser keeps it (HttpOnly) and sends it back on this checkout's paths only; an API client takes it from the body.
+      .cookie(CHECKOUT_SECRET_COOKIE, result.checkoutSecret, checkoutSecretCookieOptions(ctx.deps.config.APP_URL, url))
+      .set('Cache-Control', 'no-store')
+      .json({ checkoutId: result.checkoutId, status: result.status, statusUrl: url, checkoutSecret: result.checkoutSecret });
   });
 
   router.get('/:id', async (req, res) => {
     const checkoutId = parseCheckoutId(req.params.id);
     const query = parseInput(statusQuerySchema, req.query, 'query');
+    await assertBuyerOf(ctx.deps.db, checkoutId, presentedCheckoutSecrets(req));
     // Stop a long-poll as soon as the client goes away or the server starts draining.
     const closed = new AbortController();
     res.on('close', () => closed.abort());
@@ -49,9 +57,10 @@ export function checkoutRoutes(ctx: ApiContext): Router {
     res.set({ 'Cache-Control': 'no-store', 'X-Status-Source': source }).json(view);
   });
 
-  router.post('/:id/cancel', async (req, res) => {
+  router.post('/:id/cancel', ctx.limits.cancels, async (req, res) => {
     const checkoutId = parseCheckoutId(req.params.id);
     const body = parseInput(cancelCheckoutSchema, req.body);
+    await assertBuyerOf(ctx.deps.db, checkoutId, presentedCheckoutSecrets(req));
     const result = await cancelCheckout(ctx.checkoutDeps(req), checkoutId, body);
     res
       .status(202)

@@ -3,12 +3,17 @@ import type { CheckoutDeps } from '../../checkouts/deps';
 import type { AccessTokens } from '../../sso/access-token';
 import type { ApiDeps } from '../app';
 import type { ApiMetrics } from '../metrics';
+import type { RateLimits } from '../rate-limits';
 
 /** What every router of the app shares; built once in createApp. */
 export interface ApiContext {
   deps: ApiDeps;
   metrics: ApiMetrics;
   accessTokens: AccessTokens;
+  /** Per-client-address limits, mounted on the routes they guard. */
+  limits: RateLimits;
+  /** The keyed hash of the request's client address (client-address.ts). */
+  clientKey(req: Request): string;
   /** The domain's dependencies with the request's own logger, so its lines carry the request id. */
   checkoutDeps(req: Request): CheckoutDeps;
 }

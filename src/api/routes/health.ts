@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { sendProblem } from '../problem';
 import type { ApiContext } from './context';
 
-export function healthRoutes({ deps, metrics }: ApiContext): Router {
+export function healthRoutes({ deps }: ApiContext): Router {
   const router = Router();
 
   /** Liveness: the process answers. Deliberately checks nothing else, so a dependency outage never restarts it. */
@@ -27,10 +27,6 @@ export function healthRoutes({ deps, metrics }: ApiContext): Router {
       detail: `Not answering: ${failing.join(', ')}.`,
       checks: report.checks,
     });
-  });
-
-  router.get('/metrics', async (_req, res) => {
-    res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   return router;

@@ -18,14 +18,13 @@ export function productRoutes({ deps }: ApiContext): Router {
     res.set('Cache-Control', 'no-cache').json({ products: await listProducts(deps.db) });
   });
 
-  /** What the checkout page needs to know about this deployment's payments. */
+  /** What the checkout page needs to know about this deployment's payments and cart limits. */
   router.get('/config', (_req, res) => {
     const publishableKey = deps.config.STRIPE_PUBLISHABLE_KEY;
-    res.json(
-      publishableKey && !usesStripeEmulator(deps.config)
-        ? { payments: { mode: 'stripe', publishableKey } }
-        : { payments: { mode: 'test-cards', testCards: TEST_CARDS } },
-    );
+    res.json({
+      payments: publishableKey && !usesStripeEmulator(deps.config) ? { mode: 'stripe', publishableKey } : { mode: 'test-cards', testCards: TEST_CARDS },
+      limits: { maxUnitsPerSku: deps.config.MAX_UNITS_PER_SKU },
+    });
   });
 
   return router;

@@ -13,9 +13,9 @@ const redeemSchema = z.object(
   { error: 'the body must be a JSON object' },
 );
 
-export function ssoApiRoutes({ deps, accessTokens }: ApiContext): Router {
+export function ssoApiRoutes({ deps, accessTokens, limits }: ApiContext): Router {
   const router = Router();
-  router.post('/sso/redeem', async (req, res) => {
+  router.post('/sso/redeem', limits.logins, async (req, res) => {
     const { token } = parseInput(redeemSchema, req.body);
     const login = await redeemSsoToken({ db: deps.db, accessTokens, logger: req.log }, token);
     res.set('Cache-Control', 'no-store').json({
@@ -35,9 +35,9 @@ export function ssoApiRoutes({ deps, accessTokens }: ApiContext): Router {
 }
 
 /** The browser side of the same redeem: a cookie and a redirect, or a page that says what happened. */
-export function ssoBrowserRoutes({ deps, accessTokens }: ApiContext): Router {
+export function ssoBrowserRoutes({ deps, accessTokens, limits }: ApiContext): Router {
   const router = Router();
-  router.get('/sso/callback', async (req, res) => {
+  router.get('/sso/callback', limits.logins, async (req, res) => {
     res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
     const token = typeof req.query.token === 'string' ? req.query.token : '';
     try {

@@ -42,7 +42,8 @@
   }
 
   const LOW_STOCK = 3;
-  const MAX_QUANTITY = 100;
+  /** The API's cap per cart line; /api/config may lower it (MAX_UNITS_PER_SKU). */
+  const MAX_LINE_QUANTITY = 100;
   const ACTIVE_KEY = 'checkout-saga.active-checkout';
   const CANCELLABLE = ['PENDING', 'PROCESSING', 'REQUIRES_ACTION'];
   const FINISHED = ['COMPLETED', 'FAILED', 'CANCELLED'];
@@ -58,8 +59,11 @@
     attemptKey: null,
     submitting: false,
     checkoutId: null,
+    /** The address this checkout was placed with, to say where a sign-in link went. */
+    email: null,
     lastView: null,
     handledAction: null,
+    maxUnitsPerSku: MAX_LINE_QUANTITY,
   };
 
   // ---------- Money ----------
@@ -125,7 +129,7 @@
     return first.done ? null : productOf(first.value)?.currency ?? null;
   };
   const cartTotal = () => [...state.cart].reduce((sum, [sku, q]) => sum + (productOf(sku)?.price ?? 0) * q, 0);
-  const maxQuantity = (product) => Math.min(product.stockAvailable, MAX_QUANTITY);
+  const maxQuantity = (product) => Math.min(product.stockAvailable, MAX_LINE_QUANTITY, state.maxUnitsPerSku);
 
   function renderProducts() {
     const list = $('products');
@@ -218,7 +222,10 @@
 
   async function loadPaymentConfig() {
     const res = await api('GET', '/api/config').catch(() => null);
-    if (res && res.ok) state.payments = res.data.payments;
+    if (res && res.ok) {
+      state.payments = res.data.payments;
+      if (res.data.limits && res.data.limits.maxUnitsPerSku) state.maxUnitsPerSku = res.data.limits.maxUnitsPerSku;
+    }
     if (state.payments.mode === 'stripe') return setUpStripe();
     $('test-mode-badge').hidden = false;
     $('test-cards').hidden = false;
@@ -330,8 +337,11 @@
         items: [...state.cart].map(([sku, quantity]) => ({ sku, quantity })),
         paymentMethodId: methodId,
       };
+      // The answer sets this checkout's secret as an HttpOnly cookie: the browser sends it with
+      // every status and cancel request of this checkout, and this script never sees it.
       const res = await api('POST', '/api/checkouts', { body, headers: { 'Idempotency-Key': state.attemptKey } });
       if (res.status === 202) {
+        state.email = email;
         startFollowing(res.data.checkoutId);
         return;
       }
@@ -366,6 +376,15 @@
     }
     if (res.status === 503) {
       showFormError('The shop is busy right now. Nothing was charged; please press Pay again in a few seconds.');
+      return;
+    }
+    if (res.status === 429 && problem.type === 'urn:checkout-saga:problem:too-many-checkouts-in-progress') {
+      showFormError('You already have several orders waiting to be finished (a bank check, for example). Finish or cancel one of them, then press Pay again. Nothing was charged.');
+      return;
+    }
+    if (res.status === 429) {
+      const wait = Number(res.headers.get('retry-after')) || 60;
+      showFormError(`Too many attempts from your connection. Nothing was charged; please press Pay again in ${wait} seconds.`);
       return;
     }
     newAttempt();
@@ -558,6 +577,12 @@
       $('success-message').textContent = 'Signing you in to your account…';
       // A moment to see every step ticked before the page changes.
       setTimeout(() => window.location.assign(view.sso.redirectUrl), 900);
+      return;
+    }
+    if (view.sso && view.sso.delivery === 'email') {
+      // The account existed before this order: only its owner, through their inbox, may sign in to it.
+      const where = state.email ? `with ${state.email}` : 'with this email address';
+      $('success-message').textContent = `You already have an account ${where}, so we have emailed a sign-in link to that address instead of signing you in here. Open it to see this order in your account.`;
       return;
     }
     $('success-message').textContent = 'Your sign-in link was already used. The confirmation email has your order details.';

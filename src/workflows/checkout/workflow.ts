@@ -243,7 +243,7 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
 
   upsertSearchAttributes([{ key: searchAttributes.customerEmail, value: input.customer.email }]);
   setStatus('PROCESSING');
-  let confirmed: { amount: number; currency: string; lines: CheckoutEventDataByType['order.confirmed']['lines']; userId: string };
+  let confirmed: Pick<CheckoutEventDataByType['order.confirmed'], 'amount' | 'currency' | 'lines' | 'userId' | 'signInDelivery'>;
   try {
     // Shape 3 runs the steps out of reach of Temporal's cancellation: its cancel is a request, above.
     confirmed = shape === 3 ? await CancellationScope.nonCancellable(forwardSteps) : await forwardSteps();
@@ -304,12 +304,14 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     const user = await steps.createUser({ checkoutId, email: input.customer.email, ...(input.customer.name ? { name: input.customer.name } : {}) });
     state.userId = user.userId;
     changed();
+    // Only an account this checkout created may be signed into from it; its owner gets a link by email.
+    const signInDelivery = user.created ? ('redirect' as const) : ('email' as const);
     if (user.created) await publish('user.created', { userId: user.userId });
     throwIfCancelled();
 
     saga.add('revokeSsoToken', async () => ((await undo.revokeSsoToken({ checkoutId })).revoked ? 'login token revoked' : 'no token to revoke'));
     setStatus('PROCESSING', 'issueSsoToken');
-    state.sso = await steps.issueSsoToken({ checkoutId, userId: user.userId });
+    state.sso = await steps.issueSsoToken({ checkoutId, userId: user.userId, delivery: signInDelivery });
     changed();
     throwIfCancelled();
 
@@ -326,7 +328,7 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       eventSequence: sequence + 1,
     });
     setStatus('COMPLETED');
-    return { amount: cart.amount, currency: cart.currency, lines: cart.lines, userId: user.userId };
+    return { amount: cart.amount, currency: cart.currency, lines: cart.lines, userId: user.userId, signInDelivery };
   }
 
   /**
