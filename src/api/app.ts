@@ -9,7 +9,7 @@ import { createAdmission } from '../checkouts/admission';
 import { DEFAULT_CHECKOUT_TIMEOUTS, type CheckoutTimeouts } from '../checkouts/deps';
 import { usesStripeEmulator, type Config } from '../config';
 import type { Database } from '../db/client';
-import type { Logger } from '../logger';
+import { serializeError, type Logger } from '../logger';
 import type { ChargeEventHandler } from '../payments/webhooks';
 import { createAccessTokens } from '../sso/access-token';
 import { clientAddressKey, trustProxySetting } from './client-address';
@@ -120,6 +120,8 @@ function requestLogging(logger: Logger) {
       // No headers (cookies, bearer tokens, signatures) and no token in a logged URL.
       req: (req: { id: unknown; method: string; url: string }) => ({ method: req.method, url: redactUrl(req.url) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      // pino-http's own default would replace the logger's, and repeat a failed query's parameters.
+      err: serializeError,
     },
   });
 }

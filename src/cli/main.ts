@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { CliContext } from './context';
 import { CliError, toCliError } from './errors';
-import { processIo, type Io } from './output';
+import { processIo, terminalSafe, type Io } from './output';
 import { cancelCommand } from './commands/cancel';
 import { listCommand } from './commands/list';
 import { refundCommand } from './commands/refund';
@@ -45,7 +45,8 @@ Examples:
 }
 
 /** Runs one command and returns its exit code; never calls process.exit, so it is testable and flushes. */
-export async function main(argv: string[] = process.argv, io: Io = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main(argv: string[] = process.argv, terminal: Io = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const io = terminalSafe(terminal);
   const ctx = new CliContext(env);
   const program = buildProgram(ctx, io);
   try {

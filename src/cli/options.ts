@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
+import { forbiddenCharacter } from '../checkouts/validation';
 import { CHECKOUT_STATUSES, type CheckoutStatus } from '../workflows/checkout/contract';
 import { REFUND_KEY_PATTERN } from '../workflows/refund/contract';
 
@@ -36,15 +37,38 @@ export function parseStatus(raw: string): CheckoutStatus {
   return status as CheckoutStatus;
 }
 
+/**
+ * Text pasted from a ticket or a chat may carry a terminal escape, a bidi override or another
+ * control character that nobody can see: refused, saying which, before it reaches a query, a
+ * workflow's history or a refund's ledger.
+ */
+function refuseForbiddenCharacters(raw: string): void {
+  const found = forbiddenCharacter(raw);
+  if (found) throw new InvalidArgumentError(`it contains ${found}.`);
+}
+
+/**
+ * A checkout id, its workflow id `checkout-<id>`, or an order id: printable ASCII without spaces
+ * (surrounding spaces from a copy and paste are trimmed).
+ */
+export function parseCheckoutReference(raw: string): string {
+  const reference = raw.trim();
+  refuseForbiddenCharacters(reference);
+  if (!/^[\x21-\x7e]{1,200}$/.test(reference)) throw new InvalidArgumentError('expected a checkout id, its workflow id checkout-<id>, or an order id.');
+  return reference;
+}
+
 /** Emails go into a visibility query between double quotes, so quotes and backslashes are refused. */
 export function parseEmail(raw: string): string {
   const email = raw.trim();
+  refuseForbiddenCharacters(email);
   if (!/^[^\s"'\\@]+@[^\s"'\\@]+$/.test(email)) throw new InvalidArgumentError('expected an email address such as ana@example.com.');
   return email;
 }
 
 export function parseReason(raw: string): string {
   const reason = raw.trim();
+  refuseForbiddenCharacters(reason);
   if (reason.length === 0 || reason.length > 500) throw new InvalidArgumentError('expected a reason of 1 to 500 characters.');
   return reason;
 }

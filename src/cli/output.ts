@@ -1,3 +1,5 @@
+import { forbiddenCharacter } from '../checkouts/validation';
+
 /**
  * What the CLI prints. Human output is aligned for a terminal; `--json` prints exactly one JSON
  * document on stdout, so scripts never have to scrape the human form.
@@ -12,6 +14,25 @@ export const processIo: Io = {
   stdout: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   stderr: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
 };
+
+/**
+ * The CLI's output with every control character but the line feed, every bidi override and every
+ * unpaired surrogate written as a `\uXXXX` escape: data from a checkout, or an argument quoted in
+ * an error, can then never move the cursor, recolour or clear the operator's terminal or reorder
+ * what it shows. Inside `--json` output such characters only occur within strings, where the
+ * escape is the same JSON, so that stays one valid document.
+ */
+export function terminalSafe(io: Io): Io {
+  return { stdout: (text) => io.stdout(escapeForTerminal(text)), stderr: (text) => io.stderr(escapeForTerminal(text)) };
+}
+
+export function escapeForTerminal(text: string): string {
+  let out = '';
+  for (const char of text) {
+    out += char !== '\n' && forbiddenCharacter(char) ? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}` : char;
+  }
+  return out;
+}
 
 /** `Label   value` lines with the values in one column; a multi-line value stays in that column. */
 export function fields(rows: [label: string, value: string | undefined | null][]): string {

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { eq } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import * as schema from '../../db/schema';
+import { createLogger } from '../../src/logger';
+import { eventually } from '../ops/support';
 import { paymentIntentEvent, signWebhook, startTestApi, startVariantApp, type StatusView, type TestApi } from './support';
 
 describe('POST /webhooks/stripe', () => {
@@ -71,6 +74,101 @@ describe('POST /webhooks/stripe', () => {
       const res = await deliver(payload, signWebhook(payload, secret));
       expect(res.status).toBe(400);
     });
+  });
+
+  it('answers 400 problem+json to a signed body that is not shaped like a Stripe event, and logs it without its payload', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const variant = await startVariantApp(api, { logger: createLogger(sink, { level: 'info' }) });
+    const evt = () => `evt_test_${randomUUID().replace(/-/g, '')}`;
+    const intent = { id: 'pi_shape', object: 'payment_intent', status: 'succeeded', client_secret: 'pi_shape_secret_dontlogme', metadata: {} };
+    const cases: [what: string, body: unknown, field: string][] = [
+      ['an empty object', {}, 'id'],
+      ['null', null, 'event'],
+      ['an array', [], 'event'],
+      ['no data', { id: evt(), object: 'event', type: 'payment_intent.succeeded' }, 'data'],
+      ['no data.object', { id: evt(), object: 'event', type: 'payment_intent.succeeded', data: {} }, 'data.object'],
+      ['data.object a string', { id: evt(), object: 'event', type: 'payment_intent.succeeded', data: { object: 'pi_shape' } }, 'data.object'],
+      ['a numeric id', { id: 42, object: 'event', type: 'payment_intent.succeeded', data: { object: intent } }, 'id'],
+      ['a type that is not a string', { id: evt(), object: 'event', type: ['payment_intent.succeeded'], data: { object: intent } }, 'type'],
+      ['a NUL in the event id', { id: `${evt()}\u0000`, object: 'event', type: 'payment_intent.succeeded', data: { object: intent } }, 'id'],
+      ['an intent without an id', { id: evt(), object: 'event', type: 'payment_intent.succeeded', data: { object: { ...intent, id: undefined } } }, 'data.object.id'],
+      ['a NUL in the intent id', { id: evt(), object: 'event', type: 'payment_intent.succeeded', data: { object: { ...intent, id: 'pi_\u0000x' } } }, 'data.object.id'],
+      ['a numeric intent status', { id: evt(), object: 'event', type: 'payment_intent.succeeded', data: { object: { ...intent, status: 7 } } }, 'data.object.status'],
+      ['a payment error that is a string', { id: evt(), object: 'event', type: 'payment_intent.payment_failed', data: { object: { ...intent, status: 'requires_payment_method', last_payment_error: 'declined' } } }, 'data.object.last_payment_error'],
+      ['a charge whose payment_intent is a number', { id: evt(), object: 'event', type: 'charge.refunded', data: { object: { id: 'ch_shape', object: 'charge', payment_intent: 12 } } }, 'data.object.payment_intent'],
+    ];
+    try {
+      for (const [what, body, field] of cases) {
+        const payload = JSON.stringify(body);
+        const res = await deliver(payload, signWebhook(payload, secret), variant.url);
+        const problem = (await res.json()) as { type: string; status: number; errors: { field: string }[] };
+        expect({ what, status: res.status, contentType: res.headers.get('content-type') }).toEqual({ what, status: 400, contentType: expect.stringMatching(/^application\/problem\+json/) });
+        expect({ what, type: problem.type, fields: problem.errors.map((e) => e.field) }).toEqual({ what, type: 'urn:checkout-saga:problem:webhook-event-malformed', fields: expect.arrayContaining([field]) });
+      }
+    } finally {
+      await variant.close();
+    }
+
+    const refused = lines.filter((l) => l.msg === 'Stripe event refused: not shaped like a Stripe event');
+    expect(refused).toHaveLength(cases.length);
+    expect(refused[3]).toMatchObject({ eventType: 'payment_intent.succeeded', stripeEventId: (cases[3]![1] as { id: string }).id, problems: [expect.objectContaining({ field: 'data' })] });
+    expect(JSON.stringify(lines)).not.toContain('dontlogme');
+  });
+
+  it('records an event carrying characters PostgreSQL cannot store in fields it does not act on, and answers 200', async () => {
+    const { id, payload } = paymentIntentEvent('payment_intent.succeeded', { id: `pi_${randomUUID().slice(0, 12)}`, status: 'succeeded' });
+    const event = JSON.parse(payload) as { data: { object: Record<string, unknown> } };
+    Object.assign(event.data.object, { description: 'Order\u0000 for Ada', metadata: { note: 'half a pair \ud800', shopper: 'Ada \u202eecilA' } });
+    const body = JSON.stringify(event);
+    const res = await deliver(body, signWebhook(body, secret));
+
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id, outcome: 'unknown_intent' });
+    const [row] = await recorded(id);
+    expect((row!.payload as typeof event).data.object).toMatchObject({ description: 'Order\ufffd for Ada', metadata: { note: 'half a pair \ufffd', shopper: 'Ada \u202eecilA' } });
+  });
+
+  it('stores an event without the intent’s client_secret, wherever it appears', async () => {
+    const intentId = `pi_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+    const clientSecret = `${intentId}_secret_${randomUUID().replace(/-/g, '')}`;
+    const { id, payload } = paymentIntentEvent('payment_intent.requires_action', { id: intentId, status: 'requires_action' });
+    const event = JSON.parse(payload) as { data: { object: Record<string, unknown> } };
+    Object.assign(event.data.object, {
+      client_secret: clientSecret,
+      next_action: {
+        type: 'redirect_to_url',
+        redirect_to_url: { url: `https://hooks.stripe.com/3d_secure_2/hosted?payment_intent=${intentId}&payment_intent_client_secret=${clientSecret}`, return_url: 'https://shop.example/return' },
+      },
+    });
+    const body = JSON.stringify(event);
+    expect((await deliver(body, signWebhook(body, secret))).status).toBe(200);
+
+    const [row] = await recorded(id);
+    const stored = row!.payload as typeof event;
+    expect(stored.data.object).not.toHaveProperty('client_secret');
+    expect(JSON.stringify(stored)).not.toContain(clientSecret);
+    expect(stored.data.object).toMatchObject({ id: intentId, status: 'requires_action', next_action: { type: 'redirect_to_url' } });
+  });
+
+  it('keeps no client_secret of the emulator’s real events at rest', async () => {
+    const sku = await api.h.seedProduct();
+    const started = await api.startCheckout(sku);
+    const checkoutId = String(started.body.checkoutId);
+    await api.waitForStatus(checkoutId, (v) => v.status === 'COMPLETED');
+    const intent = await intentOf(checkoutId);
+    expect(intent.client_secret).toBeTruthy();
+
+    const rows = await eventually(async () => {
+      const stored = await api.h.db.select().from(schema.stripeEvents).where(eq(schema.stripeEvents.paymentIntentId, intent.id));
+      return stored.some((e) => e.type === 'payment_intent.succeeded') ? stored : undefined;
+    }, 'the payment_intent.succeeded webhook');
+    for (const row of rows) expect(JSON.stringify(row.payload)).not.toContain(intent.client_secret!);
   });
 
   it('accepts a delivery signed four minutes ago (inside the tolerance)', async () => {

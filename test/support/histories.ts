@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '../histories');
 
@@ -29,4 +30,44 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   );
   await mkdir(HISTORIES_DIR, { recursive: true });
   await writeFile(path.join(HISTORIES_DIR, `${CURRENT_SHAPE}-${name}.json`), stdout);
+}
+
+/**
+ * A workflow history as text that a search can trust. Payloads are bytes (JSON inside): a plain
+ * JSON.stringify shows them as base64 and hides what they carry. Here the history is turned into
+ * its protobuf JSON form (bytes as base64) and every payload in it (inputs, results, signals,
+ * markers, search attributes, failure details) is decoded by the SDK's default payload converter.
+ */
+export function searchableHistory(history: unknown): string {
+  return JSON.stringify(decodePayloads(JSON.parse(JSON.stringify(history))));
+}
+
+interface EncodedPayload {
+  metadata: Record<string, string>;
+  data?: string;
+}
+
+function decodePayloads(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(decodePayloads);
+  if (isEncodedPayload(value)) return { payload: decodePayload(value) };
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, decodePayloads(field)]));
+  return value;
+}
+
+function isEncodedPayload(value: unknown): value is EncodedPayload {
+  const { metadata, data } = (value ?? {}) as Partial<EncodedPayload>;
+  return typeof metadata === 'object' && metadata !== null && typeof metadata.encoding === 'string' && (data === undefined || typeof data === 'string');
+}
+
+function decodePayload(encoded: EncodedPayload): unknown {
+  const payload: Payload = {
+    metadata: Object.fromEntries(Object.entries(encoded.metadata).map(([key, value]) => [key, Buffer.from(value, 'base64')])),
+    ...(encoded.data !== undefined ? { data: Buffer.from(encoded.data, 'base64') } : {}),
+  };
+  try {
+    return defaultPayloadConverter.fromPayload(payload);
+  } catch {
+    // An encoding the default converter does not know: its bytes are still worth searching.
+    return Buffer.from(encoded.data ?? '', 'base64').toString('utf8');
+  }
 }

@@ -16,7 +16,8 @@ export function createUserActivities({ db }: Pick<ActivityDeps, 'db'>) {
           .values({ id: randomUUID(), email: input.email, name: input.name ?? null, createdByCheckoutId: input.checkoutId })
           .onConflictDoNothing({ target: users.email });
         const [user] = await tx.select().from(users).where(eq(users.email, input.email));
-        if (!user) throw new Error(`user ${input.email} vanished between insert and select`);
+        // The checkout id, not the email: an activity's error message reaches logs and the workflow history.
+        if (!user) throw new Error(`the user of checkout ${input.checkoutId} vanished between insert and select`);
         await tx.update(orders).set({ userId: user.id, updatedAt: new Date() }).where(eq(orders.checkoutId, input.checkoutId));
         await tx.update(checkouts).set({ userId: user.id, step: 'createUser', updatedAt: new Date() }).where(eq(checkouts.id, input.checkoutId));
         return { userId: user.id, created: user.createdByCheckoutId === input.checkoutId };

@@ -2,16 +2,14 @@ import path from 'node:path';
 import { Router } from 'express';
 import { z } from 'zod';
 import { InvalidLoginTokenError } from '../../checkouts/errors';
+import { loginTokenSchema } from '../../checkouts/schemas';
 import { parseInput } from '../../checkouts/validation';
 import { redeemSsoToken } from '../../sso/redeem';
 import { SESSION_COOKIE, sessionCookieOptions } from '../auth';
 import type { ApiContext } from './context';
 import { PAGE_DIR } from './page';
 
-const redeemSchema = z.object(
-  { token: z.string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') }).min(1, 'must not be empty').max(512, 'is too long') },
-  { error: 'the body must be a JSON object' },
-);
+const redeemSchema = z.object({ token: loginTokenSchema }, { error: 'the body must be a JSON object' });
 
 export function ssoApiRoutes({ deps, accessTokens, limits }: ApiContext): Router {
   const router = Router();
@@ -39,9 +37,10 @@ export function ssoBrowserRoutes({ deps, accessTokens, limits }: ApiContext): Ro
   const router = Router();
   router.get('/sso/callback', limits.logins, async (req, res) => {
     res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
-    const token = typeof req.query.token === 'string' ? req.query.token : '';
+    // No token at all is a link that lost it: the "expired" page. One that cannot be ours is a 400 naming it.
+    const token = req.query.token === undefined || req.query.token === '' ? undefined : parseInput(loginTokenSchema, req.query.token, 'token');
     try {
-      if (token.length === 0 || token.length > 512) throw new InvalidLoginTokenError();
+      if (!token) throw new InvalidLoginTokenError();
       const login = await redeemSsoToken({ db: deps.db, accessTokens, logger: req.log }, token);
       res.cookie(SESSION_COOKIE, login.accessToken, sessionCookieOptions(deps.config.APP_URL, accessTokens.ttlSeconds));
       // 303: the browser follows with a GET, and the token-bearing URL is not kept in history as the page.

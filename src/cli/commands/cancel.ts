@@ -3,14 +3,14 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import type { CliContext } from '../context';
 import { CliError, oneLine } from '../errors';
 import { type Io } from '../output';
-import { jsonOption, parseReason, timeoutOption } from '../options';
+import { jsonOption, parseCheckoutReference, parseReason, timeoutOption } from '../options';
 import { cancelUpdate, type CheckoutState } from '../../workflows/checkout/contract';
 import { failingCompensations, findCheckout, isTerminal, orderOfCheckout, renderState, statusFromSearchAttributes, waitForState } from '../checkouts';
 
 export function cancelCommand(ctx: CliContext, io: Io): Command {
   return new Command('cancel')
     .description('cancel a checkout still in progress: its compensations run and it ends CANCELLED')
-    .argument('<checkoutId>', 'the checkout id (or its workflow id checkout-<id>, or its order id)')
+    .argument('<checkoutId>', 'the checkout id (or its workflow id checkout-<id>, or its order id)', parseCheckoutReference)
     .addOption(new Option('--reason <reason>', 'why; shown to the customer and kept in the history').argParser(parseReason))
     .addOption(new Option('--no-wait', 'return once the cancel is accepted instead of waiting for the compensations'))
     .addOption(timeoutOption('the compensations to finish', 60))

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import type { CliContext } from '../context';
 import { CliError } from '../errors';
 import { fields, type Io } from '../output';
-import { jsonOption, parseCents, parseReason, parseRefundKey, timeoutOption } from '../options';
+import { jsonOption, parseCents, parseCheckoutReference, parseReason, parseRefundKey, timeoutOption } from '../options';
 import { findOrder } from '../../refunds/find-order';
 import { formatMoney } from '../../refunds/money';
 import { deriveRefundKey } from '../../refunds/refund-key';
@@ -11,7 +11,7 @@ import { RefundRefusedError, RefundStillRunningError, requestRefund } from '../.
 export function refundCommand(ctx: CliContext, io: Io): Command {
   return new Command('refund')
     .description('refund a completed order, fully or in part (RefundWorkflow); safe to repeat')
-    .argument('<orderOrCheckoutId>', 'the order id or its checkout id')
+    .argument('<orderOrCheckoutId>', 'the order id or its checkout id', parseCheckoutReference)
     .addOption(new Option('--amount <cents>', 'how much, in minor units (1250 = 12.50); default: everything not yet refunded').argParser(parseCents))
     .addOption(new Option('--reason <reason>', 'why; kept in the ledger, the Stripe refund and the customer email').argParser(parseReason))
     .addOption(

@@ -3,14 +3,14 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import type { CliContext } from '../context';
 import { CliError, oneLine } from '../errors';
 import { type Io } from '../output';
-import { jsonOption, timeoutOption } from '../options';
+import { jsonOption, parseCheckoutReference, timeoutOption } from '../options';
 import { retryCompensationsUpdate, type CheckoutState } from '../../workflows/checkout/contract';
 import { failingCompensations, findCheckout, isTerminal, orderOfCheckout, renderState, statusFromSearchAttributes, waitForState } from '../checkouts';
 
 export function retryCompensationCommand(ctx: CliContext, io: Io): Command {
   return new Command('retry-compensation')
     .description('run the failed compensations of a NEEDS_ATTENTION checkout again, once their cause is fixed')
-    .argument('<checkoutId>', 'the checkout id (or its workflow id checkout-<id>, or its order id)')
+    .argument('<checkoutId>', 'the checkout id (or its workflow id checkout-<id>, or its order id)', parseCheckoutReference)
     .addOption(timeoutOption('the compensations to finish', 60))
     .addOption(jsonOption())
     .addHelpText(

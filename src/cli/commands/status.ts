@@ -1,14 +1,14 @@
 import { Command } from 'commander';
 import type { CliContext } from '../context';
 import { fields, formatTime, type Io } from '../output';
-import { jsonOption } from '../options';
+import { jsonOption, parseCheckoutReference } from '../options';
 import { searchAttributes } from '../../workflows/checkout/contract';
 import { findCheckout, money, orderOfCheckout, queryState, renderState, statusFromSearchAttributes, type OrderSummary } from '../checkouts';
 
 export function statusCommand(ctx: CliContext, io: Io): Command {
   return new Command('status')
     .description("show a checkout's status, step, payment, order and compensations")
-    .argument('<checkoutId>', 'the checkout id (or its workflow id checkout-<id>, or its order id)')
+    .argument('<checkoutId>', 'the checkout id (or its workflow id checkout-<id>, or its order id)', parseCheckoutReference)
     .addOption(jsonOption())
     .addHelpText('after', '\nExamples:\n  $ checkout-saga status 5d6b0c5e-2f1a-4c3e-9a51-0b7f1f0e2d11\n  $ checkout-saga status checkout-5d6b0c5e-2f1a-4c3e-9a51-0b7f1f0e2d11 --json')
     .action(async (rawId: string, opts: { json?: boolean }) => {
