@@ -20,6 +20,8 @@ type CheckoutSagaActivity =
   | 'createPaymentIntent'
   | 'confirmPayment'
   | 'getPaymentStatus'
+  | 'reconcilePayment'
+  | 'verifyPayment'
   | 'refundPayment'
   | 'createUser'
   | 'deleteUser'
@@ -55,6 +57,12 @@ const checkoutSagaStubs: Pick<Activities, CheckoutSagaActivity> = {
   },
   async getPaymentStatus() {
     return 'succeeded';
+  },
+  async reconcilePayment() {
+    return { status: 'succeeded' };
+  },
+  async verifyPayment(input) {
+    return { amountReceived: input.amount };
   },
   async refundPayment() {
     return { action: 'none' };

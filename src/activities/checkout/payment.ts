@@ -21,10 +21,30 @@ export interface ConfirmPaymentResult {
 }
 
 export interface UndoPaymentResult {
-  action: 'refunded' | 'voided' | 'none';
+  /**
+   * `pending`: the payment is `processing` at Stripe (the bank is still working on it), which can be
+   * neither cancelled nor refunded; nothing was sent, ask again once it has settled.
+   */
+  action: 'refunded' | 'voided' | 'none' | 'pending';
   amount?: number;
   currency?: string;
   refundId?: string;
+}
+
+/** What Stripe says about a payment now; failure fields from its last failed attempt, if any. */
+export interface PaymentReconciliation {
+  status: PaymentStatus;
+  nextActionUrl?: string;
+  failureCode?: string;
+  failureMessage?: string;
+}
+
+export interface VerifyPaymentInput {
+  checkoutId: string;
+  paymentIntentId: string;
+  /** Minor units the order needs. */
+  amount: number;
+  currency: string;
 }
 
 /** Maps a PaymentIntent status to the saga's payment status. */
@@ -112,13 +132,75 @@ export function createPaymentActivities({ stripe, appUrl }: Pick<ActivityDeps, '
     },
 
     /**
+     * Read-only: where a payment stands at Stripe, for a saga that follows an unsettled payment by
+     * asking rather than waiting for a webhook that may be lost. The failure fields are Stripe's
+     * last_payment_error, spelled like the webhook signal's (decline code first).
+     */
+    async reconcilePayment(input: { paymentIntentId: string }): Promise<PaymentReconciliation> {
+      let intent: Stripe.PaymentIntent;
+      try {
+        intent = await stripe.paymentIntents.retrieve(input.paymentIntentId);
+      } catch (err) {
+        return classifyStripeError(err);
+      }
+      const nextActionUrl = intent.next_action?.redirect_to_url?.url ?? undefined;
+      const error = intent.last_payment_error;
+      const failureCode = error?.decline_code ?? error?.code;
+      return {
+        status: toPaymentStatus(intent.status),
+        ...(nextActionUrl ? { nextActionUrl } : {}),
+        ...(failureCode ? { failureCode } : {}),
+        ...(error?.message ? { failureMessage: error.message } : {}),
+      };
+    },
+
+    /**
+     * Read-only, before the order is confirmed: Stripe itself must say this checkout's money arrived.
+     * Anything else (not succeeded, another amount or currency, another checkout's intent, an intent
+     * Stripe does not know) is PAYMENT_NOT_VERIFIED, with every difference named for the operator.
+     */
+    async verifyPayment(input: VerifyPaymentInput): Promise<{ amountReceived: number }> {
+      let intent: Stripe.PaymentIntent;
+      try {
+        intent = await stripe.paymentIntents.retrieve(input.paymentIntentId);
+      } catch (err) {
+        if (err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing') {
+          throw ApplicationFailure.nonRetryable(
+            `Payment not verified for checkout ${input.checkoutId}: Stripe has no PaymentIntent ${input.paymentIntentId}`,
+            FailureCode.PAYMENT_NOT_VERIFIED,
+          );
+        }
+        return classifyStripeError(err);
+      }
+      const expectedCurrency = input.currency.toUpperCase();
+      const currency = intent.currency.toUpperCase();
+      const problems = [
+        intent.status !== 'succeeded' && `its status is ${intent.status}, not succeeded`,
+        intent.amount_received !== input.amount && `it received ${intent.amount_received} ${currency}, not ${input.amount} ${expectedCurrency}`,
+        currency !== expectedCurrency && `its currency is ${currency}, not ${expectedCurrency}`,
+        intent.metadata?.checkoutId !== input.checkoutId &&
+          `it belongs to checkout ${intent.metadata?.checkoutId || '(none)'}, not ${input.checkoutId}`,
+      ].filter((p): p is string => typeof p === 'string');
+      if (problems.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `Payment not verified for checkout ${input.checkoutId}: PaymentIntent ${intent.id} does not pay for it: ${problems.join('; ')}`,
+          FailureCode.PAYMENT_NOT_VERIFIED,
+          { paymentIntentId: intent.id, status: intent.status, amountReceived: intent.amount_received, currency },
+        );
+      }
+      return { amountReceived: intent.amount_received };
+    },
+
+    /**
      * The payment step's undo, registered before the confirm: refunds a succeeded intent, cancels one
      * that never completed, and does nothing for one already cancelled. Reads the intent first so it
-     * acts on what Stripe knows, not on what the saga last heard.
+     * acts on what Stripe knows, not on what the saga last heard. A `processing` intent is answered
+     * `pending` without a request: Stripe refuses to cancel it, and there is nothing to refund yet.
      */
     async refundPayment(input: { checkoutId: string; paymentIntentId: string }): Promise<UndoPaymentResult> {
       const intent = await stripe.paymentIntents.retrieve(input.paymentIntentId, { expand: ['latest_charge'] });
       if (intent.status === 'canceled') return { action: 'none' };
+      if (intent.status === 'processing') return { action: 'pending' };
       if (intent.status === 'succeeded') {
         const charge = intent.latest_charge as Stripe.Charge | null;
         const remaining = intent.amount_received - (charge?.amount_refunded ?? 0);
