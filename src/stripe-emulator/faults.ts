@@ -5,12 +5,13 @@ import { z } from 'zod';
  * never a kinder Stripe than the real one (see README "Faults" for the Stripe docs each follows):
  * - `status` 500/502/503, before execution: nothing happens and nothing is saved for the idempotency
  *   key, as when Stripe fails before the endpoint starts; a retry with the same key runs.
- * - `status` 5xx with `afterExecute: true`: the operation happens (money moves, events go out) and its
- *   real result is saved for the idempotency key, but the client sees the 5xx, as when the answer is
- *   lost on the way back. A retry with the same key gets the saved success (`Idempotent-Replayed`).
+ * - `status` 5xx with `afterExecute: true`: the operation happens (money moves, events go out), and
+ *   then the request fails. Stripe saves a result once the endpoint started executing, a 500
+ *   included, so the 5xx is what is saved: every retry with that key gets the same 5xx
+ *   (`Idempotent-Replayed: true`, `Stripe-Should-Retry: false`). The caller must find out what
+ *   happened by reading Stripe, not by re-sending the key.
  * - `rolledBack: true` (with `afterExecute`): the endpoint started and failed without keeping
- *   anything: no object, no money, no event, yet the 5xx is saved for the key, as Stripe saves a
- *   result once the endpoint started, and replayed to every retry (`Stripe-Should-Retry: false`).
+ *   anything: no object, no money, no event, yet the 5xx is saved and replayed the same way.
  * - `status` 429: a rate limiter refused the request before it ran (nothing saved): `code`
  *   `rate_limit` (default; `Stripe-Rate-Limited-Reason: global-rate`, which the SDK does not retry)
  *   or `lock_timeout` (another request holds the object; `Stripe-Should-Retry: true`, which the SDK

@@ -137,6 +137,12 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
         result = { ...injectedFault(decision.error), saved: true };
       } else {
         result = execute(operation, req, locals);
+        if (decision.error?.phase === 'after_execute' && result.saved) {
+          locals.paymentIntent ??= paymentIntentIn(result.body);
+          locals.fault = 'after_execute';
+          // What Stripe saves for the key is the answer the caller got, the 5xx, not the work that was done.
+          result = { ...injectedFault(decision.error), saved: true };
+        }
       }
     } catch (err) {
       claim?.abandon();
@@ -148,11 +154,6 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
     if (claim) {
       if (result.saved) claim.complete({ status: result.status, body: result.body, requestId: locals.requestId, headers: result.headers });
       else claim.abandon();
-    }
-    if (decision.error?.phase === 'after_execute') {
-      locals.fault = 'after_execute';
-      send(res, injectedFault(decision.error));
-      return;
     }
     send(res, result);
   };
@@ -288,7 +289,7 @@ function injectedFault(error: InjectedError): Answer {
   return {
     status: error.status,
     body: { error: { type: 'api_error', message: `Injected fault: the Stripe emulator answered ${error.status} as asked through /_emulator/faults.` } },
-    ...(error.phase === 'rolled_back' ? { headers: { 'Stripe-Should-Retry': 'false' } } : {}),
+    ...(error.phase === 'before_execute' ? {} : { headers: { 'Stripe-Should-Retry': 'false' } }),
   };
 }
 

@@ -43,25 +43,30 @@ describe('Stripe emulator: injected faults', () => {
     expect((await suite.emulator.state(checkoutId)).successfulCharges).toEqual({ [intent.id]: 1 });
   });
 
-  it('a 500 after execution hides a charge that happened, and the retry with the same key returns it without charging again', async () => {
+  it('a 500 after execution is saved for its key, as at Stripe: the charge happened, and every retry with that key gets the same 500 without charging again', async () => {
     const checkoutId = newCheckoutId();
     await suite.emulator.post('/_emulator/faults', { status: 500, afterExecute: true, match: '^POST /v1/payment_intents$' });
 
     const error = await rejectionOf(charge(suite.emulator.stripe, checkoutId));
 
     expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
+    expect(error.statusCode).toBe(500);
+    // Stripe tells the SDK not to retry: its idempotency layer would only replay the same 500.
+    expect(error.headers?.['stripe-should-retry']).toBe('false');
     const [charged] = (await suite.emulator.state(checkoutId)).paymentIntents;
     expect(charged?.status).toBe('succeeded');
 
-    const retried = await charge(suite.emulator.stripe, checkoutId);
+    const retried = await rejectionOf(charge(suite.emulator.client({ maxNetworkRetries: 3 }), checkoutId));
 
-    expect(retried.id).toBe(charged?.id);
-    expect(retried.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect(retried).toBeInstanceOf(Stripe.errors.StripeAPIError);
+    expect(retried.statusCode).toBe(500);
+    expect(retried.headers?.['idempotent-replayed']).toBe('true');
+    expect(retried.headers?.['original-request']).toBe(error.requestId);
     const state = await suite.emulator.state(checkoutId);
-    expect(state.successfulCharges).toEqual({ [retried.id]: 1 });
+    expect(state.successfulCharges).toEqual({ [charged!.id]: 1 });
     expect(state.requests.map((r) => [r.status, r.fault, r.replayed])).toEqual([
       [500, 'after_execute', false],
-      [200, null, true],
+      [500, null, true],
     ]);
   });
 
