@@ -10,6 +10,7 @@ import {
   parseParams,
   stringParam,
 } from './params';
+import type { EmulatorClock } from './clock';
 import { parsePaymentIntentQuery } from './search-query';
 import type { EmulatorStore, Metadata } from './store';
 import type { EventRecord, WebhookDispatcher } from './webhooks';
@@ -48,6 +49,7 @@ interface Deps {
   webhooks: WebhookDispatcher;
   /** How long a new intent stays invisible to search, as Stripe's search index lags its writes. */
   searchIndexDelayMs: number;
+  clock: EmulatorClock;
 }
 
 /**
@@ -82,6 +84,16 @@ const createIntentParams = z.strictObject({
   expand: expandParam,
 });
 
+const updateIntentParams = z.strictObject({
+  amount: integerParam.optional(),
+  currency: currencyParam.optional(),
+  payment_method: stringParam.optional(),
+  metadata: metadataParam.optional(),
+  description: optionalString,
+  receipt_email: optionalString,
+  expand: expandParam,
+});
+
 const confirmIntentParams = z.strictObject({
   payment_method: stringParam.optional(),
   return_url: urlParam.optional(),
@@ -95,7 +107,15 @@ const cancelIntentParams = z.strictObject({
 });
 
 const retrieveParams = z.strictObject({ expand: expandParam, client_secret: optionalString });
-const listIntentsParams = z.strictObject({ limit: limitParam.optional(), expand: expandParam });
+/** `created=N` or `created[gte]=N` (and gt, lt, lte): Unix seconds, as Stripe's list filters take them. */
+const createdParam = z.union([
+  integerParam,
+  z.strictObject({ gt: integerParam.optional(), gte: integerParam.optional(), lt: integerParam.optional(), lte: integerParam.optional() }),
+]);
+/** Cursor pagination: the page after this object id (what the SDK's auto-pagination sends). */
+const startingAfterParam = stringParam.optional();
+
+const listIntentsParams = z.strictObject({ created: createdParam.optional(), limit: limitParam.optional(), starting_after: startingAfterParam, expand: expandParam });
 const searchParams = z.strictObject({ query: stringParam, limit: limitParam.optional(), page: optionalString, expand: expandParam });
 
 const createRefundParams = z.strictObject({
@@ -110,9 +130,10 @@ const listRefundsParams = z.strictObject({
   payment_intent: optionalString,
   charge: optionalString,
   limit: limitParam.optional(),
+  starting_after: startingAfterParam,
   expand: expandParam,
 });
-const listChargesParams = z.strictObject({ payment_intent: optionalString, limit: limitParam.optional(), expand: expandParam });
+const listChargesParams = z.strictObject({ payment_intent: optionalString, limit: limitParam.optional(), starting_after: startingAfterParam, expand: expandParam });
 
 const createEndpointParams = z.strictObject({
   url: urlParam,
@@ -122,10 +143,10 @@ const createEndpointParams = z.strictObject({
   api_version: optionalString,
   expand: expandParam,
 });
-const listEndpointsParams = z.strictObject({ limit: limitParam.optional(), expand: expandParam });
-const listEventsParams = z.strictObject({ type: optionalString, limit: limitParam.optional(), expand: expandParam });
+const listEndpointsParams = z.strictObject({ limit: limitParam.optional(), starting_after: startingAfterParam, expand: expandParam });
+const listEventsParams = z.strictObject({ type: optionalString, limit: limitParam.optional(), starting_after: startingAfterParam, expand: expandParam });
 
-export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs }: Deps): ApiRoute[] {
+export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs, clock }: Deps): ApiRoute[] {
   const expansion = createExpansion(store);
 
   return [
@@ -178,7 +199,7 @@ export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs }: Deps)
         const p = parseParams(searchParams, input);
         const render = expansion('payment_intent', p.expand, 'list');
         const matches = parsePaymentIntentQuery(p.query);
-        const indexedBefore = Date.now() - searchIndexDelayMs;
+        const indexedBefore = clock.now() - searchIndexDelayMs;
         const found = [...store.intents.values()]
           .filter((r) => r.createdAtMs <= indexedBefore && matches(r.object))
           .map((r) => r.object)
@@ -195,7 +216,9 @@ export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs }: Deps)
       operation: ({ input }) => {
         const p = parseParams(listIntentsParams, input);
         const render = expansion('payment_intent', p.expand, 'list');
-        return { body: render(list('/v1/payment_intents', [...store.intents.values()].map((r) => r.object), p.limit)) };
+        const inRange = createdFilter(p.created);
+        const intents = [...store.intents.values()].map((r) => r.object).filter((pi) => inRange(pi.created));
+        return { body: render(list('/v1/payment_intents', intents, p)) };
       },
     },
     {
@@ -205,6 +228,23 @@ export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs }: Deps)
         const p = parseParams(retrieveParams, input);
         const render = expansion('payment_intent', p.expand);
         return { body: render(ledger.intentOrThrow(params.id!).object) };
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/payment_intents/:id',
+      operation: ({ params, input }) => {
+        const p = parseParams(updateIntentParams, input);
+        const render = expansion('payment_intent', p.expand);
+        const intent = ledger.updateIntent(params.id!, {
+          amount: p.amount,
+          currency: p.currency,
+          paymentMethod: p.payment_method,
+          metadata: p.metadata,
+          description: p.description,
+          receiptEmail: p.receipt_email,
+        });
+        return { body: render(intent) };
       },
     },
     {
@@ -248,7 +288,7 @@ export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs }: Deps)
         const refunds = [...store.refunds.values()].filter(
           (r) => (!p.payment_intent || r.payment_intent === p.payment_intent) && (!p.charge || r.charge === p.charge),
         );
-        return { body: render(list('/v1/refunds', refunds, p.limit)) };
+        return { body: render(list('/v1/refunds', refunds, p)) };
       },
     },
     {
@@ -269,7 +309,7 @@ export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs }: Deps)
         const p = parseParams(listChargesParams, input);
         const render = expansion('charge', p.expand, 'list');
         const charges = [...store.charges.values()].filter((c) => !p.payment_intent || c.payment_intent === p.payment_intent);
-        return { body: render(list('/v1/charges', charges, p.limit)) };
+        return { body: render(list('/v1/charges', charges, p)) };
       },
     },
     {
@@ -305,7 +345,7 @@ export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs }: Deps)
       operation: ({ input }) => {
         const p = parseParams(listEndpointsParams, input);
         expansion('none', p.expand, 'list');
-        return { body: list('/v1/webhook_endpoints', webhooks.listEndpoints(), p.limit) };
+        return { body: list('/v1/webhook_endpoints', webhooks.listEndpoints(), p) };
       },
     },
     {
@@ -334,7 +374,7 @@ export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs }: Deps)
         const p = parseParams(listEventsParams, input);
         expansion('none', p.expand, 'list');
         const events = webhooks.events.map((r: EventRecord) => r.event).filter((e) => !p.type || e.type === p.type);
-        return { body: list('/v1/events', events, p.limit) };
+        return { body: list('/v1/events', events, p) };
       },
     },
     {
@@ -355,11 +395,30 @@ function metadataOf(metadata: Metadata | '' | undefined): Metadata {
   return metadata === '' || metadata === undefined ? {} : metadata;
 }
 
-/** Stripe lists newest first; the emulator keeps insertion order, oldest first. */
-function list<T>(url: string, items: T[], limit = 10) {
-  const newestFirst = [...items].reverse();
+/**
+ * Stripe lists newest first (the emulator keeps insertion order, oldest first), `limit` at a time,
+ * the next page starting after the last id of the one before. Unlike search, a list shows an object
+ * as soon as the request that made it has answered.
+ */
+function list<T extends { id: string }>(url: string, items: T[], { limit = 10, starting_after }: { limit?: number; starting_after?: string }) {
+  let newestFirst = [...items].reverse();
+  if (starting_after) {
+    const at = newestFirst.findIndex((item) => item.id === starting_after);
+    if (at === -1) throw resourceMissing('object', starting_after, 'starting_after', 400);
+    newestFirst = newestFirst.slice(at + 1);
+  }
   const data = newestFirst.slice(0, limit);
   return { object: 'list', data, has_more: newestFirst.length > data.length, url };
+}
+
+function createdFilter(created: number | { gt?: number; gte?: number; lt?: number; lte?: number } | undefined): (unix: number) => boolean {
+  if (created === undefined) return () => true;
+  if (typeof created === 'number') return (unix) => unix === created;
+  return (unix) =>
+    (created.gt === undefined || unix > created.gt) &&
+    (created.gte === undefined || unix >= created.gte) &&
+    (created.lt === undefined || unix < created.lt) &&
+    (created.lte === undefined || unix <= created.lte);
 }
 
 /** The fields `expand[]` may turn from an id into the object, per object type. */

@@ -1,16 +1,20 @@
+import type { EmulatorClock } from './clock';
 import { StripeApiError } from './errors';
 
 /**
- * Stripe's idempotency layer: the first request with a key saves its status and body, and every later
- * request with that key (from the same API key, within 24 hours) gets them back instead of running
- * again. A key reused for another endpoint or other parameters is refused; a key whose first request
- * is still running answers 409, which the SDK retries.
+ * Stripe's idempotency layer: the first request with a key saves its status and body once its
+ * endpoint started executing, whatever they are (a success, a decline, a 400 for the object's state,
+ * a 500), and every later request with that key (from the same API key, within 24 hours) gets them
+ * back instead of running again. A key reused for another endpoint or other parameters is refused; a
+ * key whose first request is still running answers 409, which the SDK retries.
  */
 
 export interface StoredResponse {
   status: number;
   body: unknown;
   requestId: string;
+  /** Headers that belong to the answer itself and are replayed with it (e.g. `Stripe-Should-Retry`). */
+  headers?: Record<string, string>;
 }
 
 interface Entry {
@@ -29,7 +33,11 @@ const MAX_KEY_LENGTH = 255;
 export class IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly ttlMs = 24 * 3600_000) {}
+  constructor(
+    /** Stripe keeps a key "at least 24 hours"; the emulator forgets it exactly then. */
+    private readonly clock: EmulatorClock,
+    private readonly ttlMs = 24 * 3600_000,
+  ) {}
 
   /**
    * Claims `key` for a request, or returns what the first request with it answered.
@@ -72,7 +80,7 @@ export class IdempotencyStore {
       }
       return { kind: 'replay', response: existing.response };
     }
-    const entry: Entry = { endpoint: scope.endpoint, fingerprint, createdAtMs: Date.now(), response: null };
+    const entry: Entry = { endpoint: scope.endpoint, fingerprint, createdAtMs: this.clock.now(), response: null };
     this.entries.set(id, entry);
     return {
       kind: 'new',
@@ -90,7 +98,7 @@ export class IdempotencyStore {
   }
 
   private forgetExpired(): void {
-    const cutoff = Date.now() - this.ttlMs;
+    const cutoff = this.clock.now() - this.ttlMs;
     for (const [id, entry] of this.entries) {
       if (entry.response && entry.createdAtMs < cutoff) this.entries.delete(id);
     }

@@ -1,3 +1,4 @@
+import type { EmulatorClock } from './clock';
 import { StripeApiError, docUrl, parameterError, resourceMissing, stateError } from './errors';
 import { newId, randomToken, unixNow } from './ids';
 import { formatMinorUnits } from './money';
@@ -44,10 +45,22 @@ export interface CreateIntentInput {
   automaticPaymentMethods?: { enabled: boolean; allow_redirects?: 'always' | 'never' };
 }
 
+export interface UpdateIntentInput {
+  amount?: number;
+  currency?: string;
+  paymentMethod?: string;
+  /** Merged key by key; an empty value removes its key, and `''` for the whole of it removes every key. */
+  metadata?: Metadata | '';
+  description?: string;
+  receiptEmail?: string;
+}
+
 export type Outcome = 'succeed' | 'fail';
 
 const CANCELABLE = ['requires_payment_method', 'requires_confirmation', 'requires_action'] as const;
 const CONFIRMABLE = ['requires_payment_method', 'requires_confirmation', 'requires_action'] as const;
+/** Statuses in which Stripe lets the amount, currency or payment method change: no attempt is under way or done. */
+const AMOUNT_UPDATABLE = ['requires_payment_method', 'requires_confirmation', 'requires_action'] as const;
 
 const AUTHENTICATION_FAILURE_MESSAGE =
   'The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again.';
@@ -64,6 +77,8 @@ export class Ledger {
     private readonly emit: EmitEvent,
     /** The emulator's 3-D Secure page for an intent, at its public URL. */
     private readonly challengeUrl: (paymentIntentId: string) => string,
+    /** When an intent was made, on the clock search's index lag is measured with. */
+    private readonly clock: EmulatorClock,
   ) {}
 
   createIntent(input: CreateIntentInput, origin: EventOrigin): PaymentIntentObject {
@@ -137,7 +152,7 @@ export class Ledger {
       },
       returnUrl: input.returnUrl ?? null,
       paymentMethod,
-      createdAtMs: Date.now(),
+      createdAtMs: this.clock.now(),
     };
     this.store.intents.set(id, record);
     this.emit('payment_intent.created', record.object, origin);
@@ -165,6 +180,52 @@ export class Ledger {
     record.returnUrl = returnUrl;
     if (input.receiptEmail !== undefined) intent.receipt_email = input.receiptEmail || null;
     this.attempt(record, paymentMethod, origin);
+    return intent;
+  }
+
+  /**
+   * `POST /v1/payment_intents/:id`. What moves money (amount, currency, payment method) changes only
+   * before a payment attempt is under way; labels (metadata, description, receipt email) change in
+   * any status. A new payment method sends the intent back to `requires_confirmation`. Stripe sends
+   * no event for an update.
+   */
+  updateIntent(id: string, input: UpdateIntentInput): PaymentIntentObject {
+    const record = this.intentOrThrow(id);
+    const intent = record.object;
+    const moneyFields = (['amount', 'currency', 'paymentMethod'] as const).filter((f) => input[f] !== undefined);
+    if (moneyFields.length > 0 && !isOneOf(intent.status, AMOUNT_UPDATABLE)) {
+      throw stateError(
+        `This PaymentIntent's ${moneyFields.map((f) => (f === 'paymentMethod' ? 'payment_method' : f)).join(', ')} could not be updated because it has a status of ${intent.status}. ` +
+          `You may only update the ${moneyFields.length > 1 ? 'fields' : 'field'} of a PaymentIntent with one of the following statuses: ${AMOUNT_UPDATABLE.join(', ')}.`,
+        'payment_intent_unexpected_state',
+        { payment_intent: clone(intent) },
+      );
+    }
+    const currency = input.currency ?? intent.currency;
+    if (input.amount !== undefined && input.amount < 50) {
+      throw parameterError(`Amount must be at least ${formatMinorUnits(50, currency)}`, { code: 'amount_too_small', param: 'amount' });
+    }
+    const paymentMethod = input.paymentMethod ? this.paymentMethod(input.paymentMethod) : undefined;
+
+    if (input.amount !== undefined) intent.amount = input.amount;
+    if (input.currency !== undefined) intent.currency = input.currency.toLowerCase();
+    if (paymentMethod) {
+      record.paymentMethod = paymentMethod;
+      intent.payment_method = paymentMethod.id;
+      intent.status = 'requires_confirmation';
+      intent.next_action = null;
+    }
+    if (input.metadata === '') intent.metadata = {};
+    else if (input.metadata) {
+      const merged: Metadata = { ...intent.metadata };
+      for (const [key, value] of Object.entries(input.metadata)) {
+        if (value === '') delete merged[key];
+        else merged[key] = value;
+      }
+      intent.metadata = merged;
+    }
+    if (input.description !== undefined) intent.description = input.description || null;
+    if (input.receiptEmail !== undefined) intent.receipt_email = input.receiptEmail || null;
     return intent;
   }
 

@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { logger as rootLogger, type Logger } from '../logger';
-import { apiRoutes, type ApiResult, type Operation } from './api-operations';
-import { StripeApiError, apiError } from './errors';
-import { FaultInjector } from './faults';
+import { apiRoutes, type Operation } from './api-operations';
+import { EmulatorClock } from './clock';
+import { StripeApiError, apiError, docUrl } from './errors';
+import { FaultInjector, type InjectedError } from './faults';
 import { IdempotencyStore } from './idempotency';
 import { newId } from './ids';
 import { Ledger } from './ledger';
@@ -19,8 +20,9 @@ import { DEFAULT_WEBHOOK_RETRY_POLICY, EVENT_API_VERSION, WebhookDispatcher, typ
  * (`new Stripe(key, { host, port, protocol: 'http' })`). The HTTP contract is described in
  * src/stripe-emulator/README.md; this file wires the pieces:
  *
- *   /v1 request -> request id, log line -> API key -> injected fault? -> idempotency key
- *     -> stripe-mock validation -> the operation -> saved for the key -> latency -> answer
+ *   /v1 request -> request id, log line -> API key -> injected fault before execution? -> idempotency key
+ *     -> stripe-mock validation -> the operation (or an injected failure during or after it)
+ *     -> saved for the key -> latency -> answer
  */
 
 export interface StripeEmulatorOptions {
@@ -67,7 +69,8 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
   const logger = options.logger ?? rootLogger.child({ component: 'stripe-emulator' });
   const store = new EmulatorStore();
   const webhooks = new WebhookDispatcher(options.webhookSecret, { ...DEFAULT_WEBHOOK_RETRY_POLICY, ...options.webhookRetry }, logger);
-  const idempotency = new IdempotencyStore();
+  const clock = new EmulatorClock();
+  const idempotency = new IdempotencyStore(clock);
   const faults = new FaultInjector();
   const validate: RequestValidator | null = options.stripeMockUrl ? stripeMockValidator(options.stripeMockUrl, logger) : null;
   let listeningUrl: string | undefined;
@@ -76,6 +79,7 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
     store,
     (type, object, origin) => webhooks.emit(type, object, origin),
     (id) => `${publicUrl()}/_emulator/3ds/${encodeURIComponent(id)}`,
+    clock,
   );
   if (options.webhookUrl) {
     webhooks.registerEndpoint({ url: options.webhookUrl, enabledEvents: ['*'], description: 'Registered at start (STRIPE_WEBHOOK_URL)' });
@@ -103,10 +107,10 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
     locals.metadata = metadataIn(input);
     locals.paymentIntent = typeof req.params.id === 'string' && req.params.id.startsWith('pi_') ? req.params.id : null;
 
-    if (decision.error && !decision.error.afterExecute) {
+    if (decision.error?.phase === 'before_execute') {
       locals.fault = 'before_execute';
       await answerLater();
-      send(res, injectedFault(decision.error.status));
+      send(res, injectedFault(decision.error));
       return;
     }
 
@@ -116,16 +120,30 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
     if (claim?.kind === 'replay') {
       locals.replayed = true;
       locals.paymentIntent ??= paymentIntentIn(claim.response.body);
-      res.set({ 'Idempotent-Replayed': 'true', 'Original-Request': claim.response.requestId });
+      res.set({ ...claim.response.headers, 'Idempotent-Replayed': 'true', 'Original-Request': claim.response.requestId });
       await answerLater();
       send(res, claim.response);
       return;
     }
 
-    let result: ApiResult & { status: number; saved: boolean };
+    let result: Answer & { saved: boolean };
     try {
       const refused = validate ? await validate({ method: req.method, url: req.originalUrl, rawBody: rawBodies.get(req) }) : null;
-      result = refused ? { status: refused.status, body: refused.toJSON(), saved: false } : execute(operation, req, locals);
+      if (refused) {
+        result = { status: refused.status, body: refused.toJSON(), saved: false };
+      } else if (decision.error?.phase === 'rolled_back') {
+        // The endpoint started (so Stripe saves its answer) and failed without keeping anything.
+        locals.fault = 'rolled_back';
+        result = { ...injectedFault(decision.error), saved: true };
+      } else {
+        result = execute(operation, req, locals);
+        if (decision.error?.phase === 'after_execute' && result.saved) {
+          locals.paymentIntent ??= paymentIntentIn(result.body);
+          locals.fault = 'after_execute';
+          // What Stripe saves for the key is the answer the caller got, the 5xx, not the work that was done.
+          result = { ...injectedFault(decision.error), saved: true };
+        }
+      }
     } catch (err) {
       claim?.abandon();
       throw err;
@@ -134,18 +152,13 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
     // The key stays in use until the (possibly delayed) answer leaves, as at Stripe.
     await answerLater();
     if (claim) {
-      if (result.saved) claim.complete({ status: result.status, body: result.body, requestId: locals.requestId });
+      if (result.saved) claim.complete({ status: result.status, body: result.body, requestId: locals.requestId, headers: result.headers });
       else claim.abandon();
-    }
-    if (decision.error?.afterExecute) {
-      locals.fault = 'after_execute';
-      send(res, injectedFault(decision.error.status));
-      return;
     }
     send(res, result);
   };
 
-  for (const route of apiRoutes({ ledger, store, webhooks, searchIndexDelayMs: options.searchIndexDelayMs ?? 0 })) {
+  for (const route of apiRoutes({ ledger, store, webhooks, searchIndexDelayMs: options.searchIndexDelayMs ?? 0, clock })) {
     const handler: RequestHandler = (req, res) => run(req, res, route.operation);
     app[route.method](route.path, handler);
   }
@@ -174,7 +187,7 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
 
   app.use(
     '/_emulator',
-    testEndpoints({ ledger, store, webhooks, faults, idempotency, validatesWithStripeMock: validate !== null }),
+    testEndpoints({ ledger, store, webhooks, faults, idempotency, clock, validatesWithStripeMock: validate !== null }),
   );
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
@@ -205,7 +218,14 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
   };
 }
 
-function execute(operation: Operation, req: Request, locals: ApiLocals): ApiResult & { status: number; saved: boolean } {
+/** An answer as it leaves: status, JSON body and the headers that belong to it. */
+interface Answer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+function execute(operation: Operation, req: Request, locals: ApiLocals): Answer & { saved: boolean } {
   const params = Object.fromEntries(Object.entries(req.params).filter((e): e is [string, string] => typeof e[1] === 'string'));
   try {
     const result = operation({
@@ -246,11 +266,35 @@ function unauthorized(message: string) {
   return { status: 401, body: { error: { type: 'invalid_request_error', message } } };
 }
 
-function injectedFault(status: 500 | 502 | 503) {
-  return { status, body: { error: { type: 'api_error', message: `Injected fault: the Stripe emulator answered ${status} as asked through /_emulator/faults.` } } };
+const RATE_LIMIT_MESSAGE = 'Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.';
+const LOCK_TIMEOUT_MESSAGE =
+  'This object cannot be accessed right now because another API request or Stripe process is currently accessing it. ' +
+  'If you see this error intermittently, retry the request. If you see this error frequently and are making multiple concurrent requests to a single object, make your requests serially or at a lower rate.';
+
+/**
+ * An injected failure as Stripe words it. `Stripe-Should-Retry` is the header the SDK obeys before
+ * anything else: `true` for a lock timeout (retrying will likely work), `false` for a 5xx whose result
+ * was saved for the key (a retry would only replay it); absent for a rate limit (the SDK does not
+ * retry 429s) and for a 5xx before execution (the SDK retries 5xx by default).
+ */
+function injectedFault(error: InjectedError): Answer {
+  if (error.status === 429) {
+    const lock = error.code === 'lock_timeout';
+    return {
+      status: 429,
+      body: { error: { type: 'invalid_request_error', code: error.code, doc_url: docUrl(error.code), message: lock ? LOCK_TIMEOUT_MESSAGE : RATE_LIMIT_MESSAGE } },
+      headers: lock ? { 'Stripe-Should-Retry': 'true' } : { 'Stripe-Rate-Limited-Reason': 'global-rate' },
+    };
+  }
+  return {
+    status: error.status,
+    body: { error: { type: 'api_error', message: `Injected fault: the Stripe emulator answered ${error.status} as asked through /_emulator/faults.` } },
+    ...(error.phase === 'before_execute' ? {} : { headers: { 'Stripe-Should-Retry': 'false' } }),
+  };
 }
 
-function send(res: Response, { status, body }: { status: number; body: unknown }): void {
+function send(res: Response, { status, body, headers }: Answer): void {
+  if (headers) res.set(headers);
   // Stripe pretty-prints its JSON; doing the same keeps byte-level behaviour (Content-Length) alike.
   res.status(status).type('application/json').send(JSON.stringify(body, null, 2));
 }

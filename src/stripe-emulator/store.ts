@@ -179,6 +179,7 @@ export interface IntentRecord {
   returnUrl: string | null;
   /** The test card behind `object.payment_method`, once one is attached. */
   paymentMethod: TestPaymentMethod | null;
+  /** On the emulator's clock (see clock.ts), which search's index lag is measured with. */
   createdAtMs: number;
 }
 
@@ -191,7 +192,7 @@ export interface RequestLogEntry {
   idempotencyKey: string | null;
   status: number;
   replayed: boolean;
-  fault: 'before_execute' | 'after_execute' | null;
+  fault: 'before_execute' | 'after_execute' | 'rolled_back' | null;
   latencyMs: number | null;
   paymentIntent: string | null;
   metadata: Metadata | null;

@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
+import type { EmulatorClock } from './clock';
 import { StripeApiError } from './errors';
 import { faultSpecSchema, type FaultInjector } from './faults';
 import type { IdempotencyStore } from './idempotency';
@@ -20,6 +21,7 @@ interface Deps {
   webhooks: WebhookDispatcher;
   faults: FaultInjector;
   idempotency: IdempotencyStore;
+  clock: EmulatorClock;
   validatesWithStripeMock: boolean;
 }
 
@@ -29,10 +31,15 @@ const externalRefundBody = z.object({
   reason: z.enum(['duplicate', 'fraudulent', 'requested_by_customer']).optional(),
 });
 const disputeBody = z.object({ reason: z.string().min(1).default('fraudulent') });
+const advanceBody = z.strictObject({ seconds: z.number().int().positive().max(366 * 24 * 3600) });
+const releaseBody = z.strictObject({
+  order: z.enum(['emitted', 'reversed', 'shuffled']).default('emitted'),
+  times: z.number().int().min(1).max(5).default(1),
+});
 
 class BadRequest extends Error {}
 
-export function testEndpoints({ ledger, store, webhooks, faults, idempotency, validatesWithStripeMock }: Deps): Router {
+export function testEndpoints({ ledger, store, webhooks, faults, idempotency, clock, validatesWithStripeMock }: Deps): Router {
   const router = express.Router();
   router.use(express.json(), express.urlencoded({ extended: false }));
 
@@ -102,6 +109,24 @@ export function testEndpoints({ ledger, store, webhooks, faults, idempotency, va
     res.json({ faults: [] });
   });
 
+  router.post('/clock/advance', (req, res) => {
+    const { seconds } = parse(advanceBody, req.body);
+    clock.advance(seconds * 1000);
+    res.json({ now: new Date(clock.now()).toISOString(), offsetSeconds: clock.offsetSeconds });
+  });
+  router.get('/clock', (_req, res) => {
+    res.json({ now: new Date(clock.now()).toISOString(), offsetSeconds: clock.offsetSeconds });
+  });
+
+  router.post('/webhooks/hold', (_req, res) => {
+    webhooks.hold();
+    res.json({ holding: true });
+  });
+  router.post('/webhooks/release', (req, res) => {
+    const { order, times } = parse(releaseBody, req.body ?? {});
+    res.status(202).json({ deliveries: webhooks.release(order, times) });
+  });
+
   router.get('/state', (req, res) => {
     const filter = metadataFilter(req.query);
     const intents = [...store.intents.values()].filter((r) => matchesMetadata(r.object.metadata, filter));
@@ -146,12 +171,13 @@ export function testEndpoints({ ledger, store, webhooks, faults, idempotency, va
     res.status(202).json(record);
   });
 
-  /** Forgets every object, event, idempotency key, fault and logged request; keeps webhook endpoints. */
+  /** Forgets every object, event, idempotency key, fault and logged request, and the clock's offset; keeps webhook endpoints. */
   router.post('/reset', (_req, res) => {
     store.clear();
     webhooks.clear();
     idempotency.clear();
     faults.clear();
+    clock.reset();
     res.json({ status: 'reset' });
   });
 

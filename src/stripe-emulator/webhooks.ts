@@ -10,7 +10,9 @@ import type { Metadata } from './store';
  * secret (`Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, a new timestamp
  * on each attempt), posted as pretty-printed JSON (so a receiver that verifies a re-serialized body
  * instead of the raw one fails here as it would in production), outside the API request that caused
- * it, and retried with backoff on anything but a 2xx. Delivery is at-least-once and unordered.
+ * it, and retried with backoff on anything but a 2xx. Delivery is at-least-once and unordered; a test
+ * can hold deliveries and release them in another order or more than once (`hold`, `release`) to
+ * show a receiver copes with what Stripe does not promise.
  */
 
 export interface WebhookRetryPolicy {
@@ -73,7 +75,8 @@ export interface DeliveryAttempt {
 export interface Delivery {
   endpointId: string;
   url: string;
-  state: 'pending' | 'delivered' | 'failed';
+  /** `held`: waiting for `release()`, as asked through /_emulator/webhooks/hold. */
+  state: 'held' | 'pending' | 'delivered' | 'failed';
   attempts: DeliveryAttempt[];
   nextAttemptAt: string | null;
 }
@@ -82,6 +85,9 @@ export interface EventRecord {
   event: EventObject;
   deliveries: Delivery[];
 }
+
+/** The order held deliveries go out in: as the events happened, newest first, or at random. */
+export type ReleaseOrder = 'emitted' | 'reversed' | 'shuffled';
 
 /** Stripe's signature scheme, v1: HMAC-SHA256 keyed with the whole `whsec_...` string. */
 export function stripeSignatureHeader(secret: string, payload: string, timestamp: number = unixNow()): string {
@@ -95,6 +101,8 @@ export class WebhookDispatcher {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<AbortController>();
   private closed = false;
+  private holding = false;
+  private held: { record: EventRecord; delivery: Delivery }[] = [];
 
   constructor(
     /** Every endpoint signs with the one secret the service is configured with (Stripe gives each its own). */
@@ -170,6 +178,36 @@ export class WebhookDispatcher {
     return record;
   }
 
+  /** From now on deliveries wait (state `held`) until `release()`; events are still recorded as they happen. */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /**
+   * Sends every held delivery, one after the other in the given order (each waits for the previous
+   * one's first attempt, so they arrive in that order), `times` times each as duplicates with the
+   * same event id, then goes back to delivering events as they happen. Failed attempts are retried
+   * with the usual backoff. Returns what goes out, in order.
+   */
+  release(order: ReleaseOrder, times: number): { event: string; type: string; endpointId: string }[] {
+    this.holding = false;
+    const held = this.held.splice(0);
+    if (order === 'reversed') held.reverse();
+    if (order === 'shuffled') shuffle(held);
+    const planned = held.flatMap(({ record, delivery }) => [
+      { record, delivery },
+      ...Array.from({ length: times - 1 }, () => ({ record, delivery: this.newDelivery(record, delivery.endpointId, delivery.url) })),
+    ]);
+    void (async () => {
+      for (const { record, delivery } of planned) {
+        if (this.closed) return;
+        delivery.state = 'pending';
+        await this.attempt(record, delivery);
+      }
+    })();
+    return planned.map(({ record, delivery }) => ({ event: record.event.id, type: record.event.type, endpointId: delivery.endpointId }));
+  }
+
   clear(): void {
     this.cancelPending();
     this.events.length = 0;
@@ -181,6 +219,8 @@ export class WebhookDispatcher {
   }
 
   private cancelPending(): void {
+    this.holding = false;
+    this.held = [];
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const controller of this.inFlight) controller.abort();
@@ -188,10 +228,20 @@ export class WebhookDispatcher {
   }
 
   private startDelivery(record: EventRecord, endpoint: WebhookEndpointObject): void {
-    const delivery: Delivery = { endpointId: endpoint.id, url: endpoint.url, state: 'pending', attempts: [], nextAttemptAt: null };
-    record.deliveries.push(delivery);
+    const delivery = this.newDelivery(record, endpoint.id, endpoint.url);
+    if (this.holding) {
+      delivery.state = 'held';
+      this.held.push({ record, delivery });
+      return;
+    }
     // A timer, never an await: the API answers without waiting for any receiver.
     this.schedule(record, delivery, 0);
+  }
+
+  private newDelivery(record: EventRecord, endpointId: string, url: string): Delivery {
+    const delivery: Delivery = { endpointId, url, state: 'pending', attempts: [], nextAttemptAt: null };
+    record.deliveries.push(delivery);
+    return delivery;
   }
 
   private schedule(record: EventRecord, delivery: Delivery, delayMs: number): void {
@@ -256,6 +306,14 @@ export class WebhookDispatcher {
     const delay = Math.min(this.retry.initialDelayMs * this.retry.backoffFactor ** (delivery.attempts.length - 1), this.retry.maxDelayMs);
     this.logger.info({ ...log, retryInMs: delay }, 'webhook delivery failed; will retry');
     this.schedule(record, delivery, delay);
+  }
+}
+
+/** Fisher-Yates, in place. */
+function shuffle<T>(items: T[]): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
   }
 }
 

@@ -160,4 +160,32 @@ describe('payment activities that ask Stripe what happened', () => {
       expect((await suite.emulator.state(checkoutId)).paymentIntents[0]).toMatchObject({ status: 'canceled' });
     });
   });
+
+  describe('refundPayment (the undo) after Stripe answered 500 to a request that went through', () => {
+    it('a cancel whose answer was a saved 500 is reported as the void it was, without a second cancel', async () => {
+      const checkoutId = newCheckoutId();
+      const intent = await intentFor(checkoutId, 'pm_card_visa');
+      await suite.emulator.post('/_emulator/faults', { status: 500, afterExecute: true, match: '^POST /v1/payment_intents/[^/]+/cancel$' });
+      await expect(activities().refundPayment({ checkoutId, paymentIntentId: intent.id })).rejects.toThrow(/500/);
+
+      const undo = await activities().refundPayment({ checkoutId, paymentIntentId: intent.id });
+
+      expect(undo).toEqual({ action: 'voided' });
+      const cancels = (await suite.emulator.state(checkoutId)).requests.filter((r) => r.path.endsWith('/cancel'));
+      expect(cancels.map((r) => [r.status, r.fault])).toEqual([[500, 'after_execute']]);
+    });
+
+    it('a refund whose answer was a saved 500 is reported with its id, and nothing is refunded twice', async () => {
+      const checkoutId = newCheckoutId();
+      const intent = await paidIntent(checkoutId);
+      await suite.emulator.post('/_emulator/faults', { status: 500, afterExecute: true, match: '^POST /v1/refunds$' });
+      await expect(activities().refundPayment({ checkoutId, paymentIntentId: intent.id })).rejects.toThrow(/500/);
+
+      const undo = await activities().refundPayment({ checkoutId, paymentIntentId: intent.id });
+
+      const [refund, ...more] = (await suite.emulator.state(checkoutId)).paymentIntents[0]!.refunds;
+      expect(more).toEqual([]);
+      expect(undo).toEqual({ action: 'refunded', amount: 1250, currency: 'EUR', refundId: refund!.id });
+    });
+  });
 });

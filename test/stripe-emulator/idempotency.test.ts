@@ -109,4 +109,41 @@ describe('Stripe emulator: idempotency keys', () => {
 
     expect(intent.status).toBe('succeeded');
   });
+
+  it('a refusal for the state the object was in is saved and replayed too, even after the state changed; a new key is a new request', async () => {
+    const checkoutId = newCheckoutId();
+    const idempotencyKey = `checkout-${checkoutId}:void`;
+    const intent = await suite.emulator.stripe.paymentIntents.create({ ...chargeParams(checkoutId, 'pm_card_processing') });
+    expect(intent.status).toBe('processing');
+
+    const refused = await rejectionOf(suite.emulator.stripe.paymentIntents.cancel(intent.id, {}, { idempotencyKey }));
+    expect(refused).toMatchObject({ statusCode: 400, code: 'payment_intent_unexpected_state' });
+    await suite.emulator.post(`/_emulator/payment_intents/${intent.id}/settle`, { outcome: 'fail' });
+
+    const replayed = await rejectionOf(suite.emulator.stripe.paymentIntents.cancel(intent.id, {}, { idempotencyKey }));
+
+    expect(replayed).toMatchObject({ statusCode: 400, code: 'payment_intent_unexpected_state' });
+    expect(replayed.headers?.['idempotent-replayed']).toBe('true');
+    expect((await suite.emulator.stripe.paymentIntents.retrieve(intent.id)).status).toBe('requires_payment_method');
+    const cancelled = await suite.emulator.stripe.paymentIntents.cancel(intent.id, {}, { idempotencyKey: `${idempotencyKey}:2` });
+    expect(cancelled.status).toBe('canceled');
+  });
+
+  it('a key is kept for 24 hours: a day later the same key and parameters run as a new request', async () => {
+    const checkoutId = newCheckoutId();
+    const idempotencyKey = `checkout-${checkoutId}:intent`;
+    const params = { ...chargeParams(checkoutId), confirm: false };
+    const first = await suite.emulator.stripe.paymentIntents.create(params, { idempotencyKey });
+
+    await suite.emulator.post('/_emulator/clock/advance', { seconds: 24 * 3600 - 60 });
+    const withinTheDay = await suite.emulator.stripe.paymentIntents.create(params, { idempotencyKey });
+    await suite.emulator.post('/_emulator/clock/advance', { seconds: 120 });
+    const dayLater = await suite.emulator.stripe.paymentIntents.create(params, { idempotencyKey });
+
+    expect(withinTheDay.id).toBe(first.id);
+    expect(withinTheDay.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect(dayLater.id).not.toBe(first.id);
+    expect(dayLater.lastResponse.headers['idempotent-replayed']).toBeUndefined();
+    expect((await suite.emulator.state(checkoutId)).paymentIntents).toHaveLength(2);
+  });
 });

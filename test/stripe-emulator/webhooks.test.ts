@@ -152,6 +152,39 @@ describe('Stripe emulator: webhooks', () => {
     await eventually(() => receiver.received.filter((w) => w.event.id === first.event.id).length === 2 || undefined);
   });
 
+  it('Stripe does not promise order: events held and released in reverse arrive newest first, each still verifiable', async () => {
+    const { receiver } = await receiverWithEndpoint(['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded']);
+    await suite.emulator.post('/_emulator/webhooks/hold');
+    const intent = await payWithVisa(newCheckoutId());
+    expect(receiver.received).toHaveLength(0);
+
+    const { status, body } = await suite.emulator.post<{ deliveries: Array<{ event: string; type: string }> }>('/_emulator/webhooks/release', { order: 'reversed' });
+
+    expect(status).toBe(202);
+    expect(body.deliveries.map((d) => d.type)).toEqual(['payment_intent.succeeded', 'charge.succeeded', 'payment_intent.created']);
+    const arrived = await eventually(() => (receiver.received.length >= 3 ? receiver.received : undefined));
+    expect(arrived.map((w) => w.event.type)).toEqual(['payment_intent.succeeded', 'charge.succeeded', 'payment_intent.created']);
+    for (const w of arrived) {
+      expect(suite.emulator.stripe.webhooks.constructEvent(w.rawBody, w.headers['stripe-signature'] as string, WEBHOOK_SECRET).id).toBe(w.event.id);
+    }
+    expect((arrived[0]!.event.data.object as Stripe.PaymentIntent).id).toBe(intent.id);
+  });
+
+  it('Stripe delivers at least once: released with times=2, every held event arrives twice with the same id', async () => {
+    const { receiver } = await receiverWithEndpoint(['payment_intent.succeeded']);
+    await suite.emulator.post('/_emulator/webhooks/hold');
+    const intent = await payWithVisa(newCheckoutId());
+
+    await suite.emulator.post('/_emulator/webhooks/release', { times: 2 });
+
+    const arrived = await eventually(() => (receiver.received.length >= 2 ? receiver.received : undefined));
+    expect(arrived.map((w) => w.event.id)).toEqual([arrived[0]!.event.id, arrived[0]!.event.id]);
+    expect((arrived[0]!.event.data.object as Stripe.PaymentIntent).id).toBe(intent.id);
+    // After a release, events go out as they happen again.
+    const next = await payWithVisa(newCheckoutId());
+    await receiver.waitFor((w) => (w.event.data.object as Stripe.PaymentIntent).id === next.id);
+  });
+
   it('the endpoint given at start receives every event', async () => {
     const receiver = await startWebhookReceiver();
     receivers.push(receiver);

@@ -1,13 +1,16 @@
 import Stripe from 'stripe';
 import { createStripeClient } from '../../src/payments/stripe-client';
 
+/** A fault for `POST /_emulator/faults`; src/stripe-emulator/README.md ("Faults") says what each does. */
 export interface Fault {
-  status?: number;
+  status?: 429 | 500 | 502 | 503;
+  code?: 'rate_limit' | 'lock_timeout';
   count?: number;
   latencyMs?: number;
   latencyCount?: number;
   match?: string;
   afterExecute?: boolean;
+  rolledBack?: boolean;
 }
 
 /**

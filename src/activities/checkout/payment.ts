@@ -1,11 +1,28 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import Stripe from 'stripe';
 import type { ActivityDeps } from '../deps';
+import { sendAlongKeyChain } from '../stripe-key-chain';
 import { FailureCode, type PaymentStatus } from '../../workflows/checkout/contract';
 
-/** Idempotency keys are derived from the checkout, so every retry of a call is the same call to Stripe. */
+/**
+ * Idempotency keys are derived from the checkout, so every retry of a call is the same call to
+ * Stripe. Each is the first key of its chain (`:2`, `:3`, ... follow only once Stripe replayed an
+ * error for the one before and reading Stripe proved that request did nothing; see stripe-key-chain.ts).
+ */
 export const paymentIdempotencyKey = (checkoutId: string, operation: 'payment-intent' | 'confirm' | 'void' | 'refund') =>
   `checkout-${checkoutId}:${operation}`;
+
+/**
+ * How far Stripe's clock (an intent's `created`) may be behind Temporal's (when the activity was
+ * scheduled): a create made by this activity cannot be older than its schedule minus this.
+ */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** The statuses Stripe lets an intent be cancelled from; `processing` is not one of them. */
+const CANCELABLE: ReadonlySet<string> = new Set(['requires_payment_method', 'requires_confirmation', 'requires_capture', 'requires_action']);
+
+/** What the undo sends with its cancel, so a later attempt can tell the cancel it never heard back from. */
+const UNDO_CANCELLATION_REASON = 'abandoned';
 
 export interface CreatePaymentIntentInput {
   checkoutId: string;
@@ -81,44 +98,131 @@ function classifyStripeError(err: unknown): never {
   throw err;
 }
 
+/** What a confirm that took effect led to; a failed attempt is the customer's decline, never retried. */
+function confirmOutcome(intent: Stripe.PaymentIntent): ConfirmPaymentResult {
+  if (intent.status === 'requires_payment_method') {
+    throw ApplicationFailure.nonRetryable(intent.last_payment_error?.message ?? 'The card was declined', FailureCode.PAYMENT_DECLINED, {
+      declineCode: intent.last_payment_error?.decline_code ?? intent.last_payment_error?.code,
+    });
+  }
+  if (intent.status === 'canceled') {
+    throw ApplicationFailure.nonRetryable(`PaymentIntent ${intent.id} was cancelled before it was paid`, FailureCode.PAYMENT_FAILED);
+  }
+  const nextActionUrl = intent.next_action?.redirect_to_url?.url ?? undefined;
+  return { status: toPaymentStatus(intent.status), ...(nextActionUrl ? { nextActionUrl } : {}) };
+}
+
 export function createPaymentActivities({ stripe, appUrl }: Pick<ActivityDeps, 'stripe' | 'appUrl'>) {
+  /** The oldest intent of this checkout: should a create ever run twice, the others are never confirmed. */
+  const oldest = (intents: Stripe.PaymentIntent[]) => [...intents].sort((a, b) => a.created - b.created || a.id.localeCompare(b.id))[0];
+
+  /**
+   * The intent an earlier create for this checkout made, as Stripe's search shows it: one request,
+   * but search lags writes ("under 1 minute" normally, longer during an outage:
+   * https://docs.stripe.com/search, "Data freshness"), so finding nothing proves nothing.
+   */
+  const searchIntentOfCheckout = async (checkoutId: string) =>
+    oldest((await stripe.paymentIntents.search({ query: `metadata['checkoutId']:'${checkoutId}'`, limit: 10 })).data);
+
+  /**
+   * The same, from the list of intents created since the activity was first scheduled: lists show
+   * an object as soon as its request answered, so finding nothing here proves no create of this
+   * activity made one. It pages through every intent of the account in that window, which is why it
+   * is only asked once Stripe replayed an error and search found nothing.
+   */
+  const listIntentOfCheckout = async (checkoutId: string, sinceMs: number) => {
+    const ours: Stripe.PaymentIntent[] = [];
+    for await (const intent of stripe.paymentIntents.list({ created: { gte: Math.floor((sinceMs - CLOCK_SKEW_MS) / 1000) }, limit: 100 })) {
+      if (intent.metadata?.checkoutId === checkoutId) ours.push(intent);
+    }
+    return oldest(ours);
+  };
+
+  /** The undo's own refund of this intent, found by listing (consistent, unlike search): the one without a refund key. */
+  const undoRefundOf = async (paymentIntentId: string, checkoutId: string): Promise<Stripe.Refund | undefined> => {
+    for await (const refund of stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 })) {
+      // RefundWorkflow's refunds carry their refundKey; a dashboard refund carries no checkoutId.
+      const ours = refund.metadata?.checkoutId === checkoutId && !refund.metadata?.refundKey;
+      if (ours && (refund.status === 'succeeded' || refund.status === 'pending')) return refund;
+    }
+    return undefined;
+  };
+
+  const refunded = (refund: Stripe.Refund): UndoPaymentResult => ({
+    action: 'refunded',
+    amount: refund.amount,
+    currency: refund.currency.toUpperCase(),
+    refundId: refund.id,
+  });
+
   return {
-    /** Creates the intent without confirming it: no money moves, but from here on the undo knows its id. */
+    /**
+     * Creates the intent without confirming it: no money moves, but from here on the undo knows its id.
+     * A retry first searches for the intent an earlier attempt may have made (its answer lost, or a
+     * 500 Stripe saved for the key and replays to every retry). Search lags, so finding nothing there
+     * only leads to re-sending the same key, which runs the create if nothing was saved; if Stripe
+     * replays a saved error instead, the list of intents created since the first attempt (consistent,
+     * unlike search) says whether that create made one, and only if it did not is a new key sent.
+     */
     async createPaymentIntent(input: CreatePaymentIntentInput): Promise<{ paymentIntentId: string; clientSecret: string | null }> {
+      const { attempt, scheduledTimestampMs } = Context.current().info;
+      const created = (intent: Stripe.PaymentIntent) => ({ paymentIntentId: intent.id, clientSecret: intent.client_secret });
       try {
-        const intent = await stripe.paymentIntents.create(
-          {
-            amount: input.amount,
-            currency: input.currency.toLowerCase(),
-            payment_method: input.paymentMethodId,
-            description: `Order ${input.orderId}`,
-            metadata: { checkoutId: input.checkoutId, orderId: input.orderId },
-          },
-          { idempotencyKey: paymentIdempotencyKey(input.checkoutId, 'payment-intent') },
+        if (attempt > 1) {
+          const earlier = await searchIntentOfCheckout(input.checkoutId);
+          if (earlier) return created(earlier);
+        }
+        const intent = await sendAlongKeyChain(
+          paymentIdempotencyKey(input.checkoutId, 'payment-intent'),
+          (idempotencyKey) =>
+            stripe.paymentIntents.create(
+              {
+                amount: input.amount,
+                currency: input.currency.toLowerCase(),
+                payment_method: input.paymentMethodId,
+                description: `Order ${input.orderId}`,
+                metadata: { checkoutId: input.checkoutId, orderId: input.orderId },
+              },
+              { idempotencyKey },
+            ),
+          // Search first: it also finds an intent made by an earlier run of the activity, before this one was scheduled.
+          async () => (await searchIntentOfCheckout(input.checkoutId)) ?? (await listIntentOfCheckout(input.checkoutId, scheduledTimestampMs)),
         );
-        return { paymentIntentId: intent.id, clientSecret: intent.client_secret };
+        return created(intent);
       } catch (err) {
+        if (err instanceof ApplicationFailure) throw err;
         return classifyStripeError(err);
       }
     },
 
-    /** The one call that can move money: confirm with the checkout's key, so a retry never charges twice. */
+    /**
+     * The one call that can move money. A retry first reads the intent: if an earlier attempt's confirm
+     * took effect (its answer lost, or a 500 Stripe saved for the key), that is the answer; only an
+     * intent still `requires_confirmation` is confirmed again. A PaymentIntent succeeds at most once,
+     * so a confirm can never charge twice, whatever key it is sent with.
+     */
     async confirmPayment(input: { checkoutId: string; paymentIntentId: string }): Promise<ConfirmPaymentResult> {
+      const { attempt } = Context.current().info;
+      const confirmTookEffect = (intent: Stripe.PaymentIntent) => intent.status !== 'requires_confirmation';
       try {
-        const intent = await stripe.paymentIntents.confirm(
-          input.paymentIntentId,
-          { return_url: `${appUrl}/?checkout=${encodeURIComponent(input.checkoutId)}` },
-          { idempotencyKey: paymentIdempotencyKey(input.checkoutId, 'confirm') },
-        );
-        if (intent.status === 'requires_payment_method') {
-          throw ApplicationFailure.nonRetryable(
-            intent.last_payment_error?.message ?? 'The card was declined',
-            FailureCode.PAYMENT_DECLINED,
-            { declineCode: intent.last_payment_error?.decline_code ?? intent.last_payment_error?.code },
-          );
+        if (attempt > 1) {
+          const intent = await stripe.paymentIntents.retrieve(input.paymentIntentId);
+          if (confirmTookEffect(intent)) return confirmOutcome(intent);
         }
-        const nextActionUrl = intent.next_action?.redirect_to_url?.url ?? undefined;
-        return { status: toPaymentStatus(intent.status), ...(nextActionUrl ? { nextActionUrl } : {}) };
+        const intent = await sendAlongKeyChain(
+          paymentIdempotencyKey(input.checkoutId, 'confirm'),
+          (idempotencyKey) =>
+            stripe.paymentIntents.confirm(
+              input.paymentIntentId,
+              { return_url: `${appUrl}/?checkout=${encodeURIComponent(input.checkoutId)}` },
+              { idempotencyKey },
+            ),
+          async () => {
+            const now = await stripe.paymentIntents.retrieve(input.paymentIntentId);
+            return confirmTookEffect(now) ? now : undefined;
+          },
+        );
+        return confirmOutcome(intent);
       } catch (err) {
         if (err instanceof ApplicationFailure) throw err;
         return classifyStripeError(err);
@@ -164,13 +268,17 @@ export function createPaymentActivities({ stripe, appUrl }: Pick<ActivityDeps, '
       try {
         intent = await stripe.paymentIntents.retrieve(input.paymentIntentId);
       } catch (err) {
-        if (err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'resource_missing') {
+        // Stripe refusing to show the intent (unknown id, usually) is as final as a mismatch; 5xx and 409 are retried.
+        if (err instanceof Stripe.errors.StripeInvalidRequestError && err.statusCode !== 409) {
           throw ApplicationFailure.nonRetryable(
-            `Payment not verified for checkout ${input.checkoutId}: Stripe has no PaymentIntent ${input.paymentIntentId}`,
+            err.code === 'resource_missing'
+              ? `Payment not verified for checkout ${input.checkoutId}: Stripe has no PaymentIntent ${input.paymentIntentId}`
+              : `Payment not verified for checkout ${input.checkoutId}: Stripe refused to show PaymentIntent ${input.paymentIntentId}: ${err.message}`,
             FailureCode.PAYMENT_NOT_VERIFIED,
+            { stripeCode: err.code },
           );
         }
-        return classifyStripeError(err);
+        throw err;
       }
       const expectedCurrency = input.currency.toUpperCase();
       const currency = intent.currency.toUpperCase();
@@ -196,27 +304,49 @@ export function createPaymentActivities({ stripe, appUrl }: Pick<ActivityDeps, '
      * that never completed, and does nothing for one already cancelled. Reads the intent first so it
      * acts on what Stripe knows, not on what the saga last heard. A `processing` intent is answered
      * `pending` without a request: Stripe refuses to cancel it, and there is nothing to refund yet.
+     * Every run (a retry, or an operator's retry-compensation) reads before it writes: a refund or a
+     * cancel an earlier run made is reported, never made again, and a refusal Stripe saved for a key
+     * (a cancel refused while the payment was processing) is stepped past once it provably did nothing.
      */
     async refundPayment(input: { checkoutId: string; paymentIntentId: string }): Promise<UndoPaymentResult> {
       const intent = await stripe.paymentIntents.retrieve(input.paymentIntentId, { expand: ['latest_charge'] });
-      if (intent.status === 'canceled') return { action: 'none' };
-      if (intent.status === 'processing') return { action: 'pending' };
-      if (intent.status === 'succeeded') {
-        const charge = intent.latest_charge as Stripe.Charge | null;
-        const remaining = intent.amount_received - (charge?.amount_refunded ?? 0);
-        if (remaining <= 0) return { action: 'none' };
-        const refund = await stripe.refunds.create(
-          { payment_intent: intent.id, reason: 'requested_by_customer', metadata: { checkoutId: input.checkoutId } },
-          { idempotencyKey: paymentIdempotencyKey(input.checkoutId, 'refund') },
-        );
-        return { action: 'refunded', amount: refund.amount, currency: refund.currency.toUpperCase(), refundId: refund.id };
+      switch (intent.status) {
+        case 'canceled':
+          // Cancelled with the undo's reason: an earlier run's cancel whose answer never arrived.
+          return { action: intent.cancellation_reason === UNDO_CANCELLATION_REASON ? 'voided' : 'none' };
+        case 'processing':
+          return { action: 'pending' };
+        case 'succeeded': {
+          const earlier = await undoRefundOf(intent.id, input.checkoutId);
+          if (earlier) return refunded(earlier);
+          const charge = intent.latest_charge as Stripe.Charge | null;
+          const remaining = intent.amount_received - (charge?.amount_refunded ?? 0);
+          if (remaining <= 0) return { action: 'none' };
+          // No amount: Stripe refunds what remains, so a second request, under any key, finds nothing left.
+          const refund = await sendAlongKeyChain(
+            paymentIdempotencyKey(input.checkoutId, 'refund'),
+            (idempotencyKey) =>
+              stripe.refunds.create(
+                { payment_intent: intent.id, reason: 'requested_by_customer', metadata: { checkoutId: input.checkoutId } },
+                { idempotencyKey },
+              ),
+            () => undoRefundOf(intent.id, input.checkoutId),
+          );
+          return refunded(refund);
+        }
+        default:
+          await sendAlongKeyChain(
+            paymentIdempotencyKey(input.checkoutId, 'void'),
+            (idempotencyKey) => stripe.paymentIntents.cancel(intent.id, { cancellation_reason: UNDO_CANCELLATION_REASON }, { idempotencyKey }),
+            async () => {
+              const now = await stripe.paymentIntents.retrieve(intent.id);
+              if (now.status === 'canceled') return now;
+              if (CANCELABLE.has(now.status)) return undefined;
+              throw new Error(`PaymentIntent ${intent.id} became ${now.status} while the undo was cancelling it; the next attempt decides again`);
+            },
+          );
+          return { action: 'voided' };
       }
-      await stripe.paymentIntents.cancel(
-        intent.id,
-        { cancellation_reason: 'abandoned' },
-        { idempotencyKey: paymentIdempotencyKey(input.checkoutId, 'void') },
-      );
-      return { action: 'voided' };
     },
   };
 }

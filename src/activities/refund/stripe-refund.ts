@@ -3,6 +3,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import Stripe from 'stripe';
 import { payments, refunds } from '../../../db/schema';
 import type { ActivityDeps } from '../deps';
+import { sendAlongKeyChain } from '../stripe-key-chain';
 import { externalRefundKey, refundIdempotencyKey, RefundFailureCode, type RefundSource } from '../../workflows/refund/contract';
 
 export interface CreateStripeRefundInput {
@@ -67,29 +68,50 @@ function classifyRefundError(err: unknown): never {
 export function createStripeRefundActivities({ stripe, db }: Pick<ActivityDeps, 'stripe' | 'db'>) {
   return {
     /**
-     * The one call that moves the money back. The idempotency key is the refund key's, so a retried
-     * activity or a re-run workflow gets the first refund back instead of a second one; the refund key
-     * travels in metadata so the webhook reflection files it under the same ledger row.
+     * The one call that moves the money back. The refund key travels in metadata, and the Stripe
+     * refunds of the intent are listed first (lists are consistent, unlike search): a refund an
+     * earlier attempt or run made (its answer lost, or a 500 Stripe saved for the key and replays to
+     * every retry) is returned, never made again, which also holds after Stripe forgot the key (24 h).
+     * Otherwise the refund is sent under the refund key's idempotency key, or the next key of its
+     * chain once Stripe replayed an error for it and the list shows that request refunded nothing.
+     * The webhook reflection files the refund under the same ledger row by its metadata.
      */
     async createStripeRefund(input: CreateStripeRefundInput): Promise<StripeRefundMade> {
+      const made = (refund: Stripe.Refund): StripeRefundMade => ({ stripeRefundId: refund.id, amount: refund.amount, currency: refund.currency.toUpperCase() });
+      const refundOfKey = async (): Promise<Stripe.Refund | undefined> => {
+        for await (const refund of stripe.refunds.list({ payment_intent: input.paymentIntentId, limit: 100 })) {
+          if (refund.metadata?.refundKey === input.refundKey && refund.status !== 'failed' && refund.status !== 'canceled') return refund;
+        }
+        return undefined;
+      };
       try {
-        const refund = await stripe.refunds.create(
-          {
-            payment_intent: input.paymentIntentId,
-            amount: input.amount,
-            ...(input.reason && STRIPE_REASONS.has(input.reason) ? { reason: input.reason as Stripe.RefundCreateParams.Reason } : {}),
-            metadata: {
-              refundKey: input.refundKey,
-              orderId: input.orderId,
-              checkoutId: input.checkoutId,
-              source: input.source,
-              ...(input.reason ? { reason: input.reason.slice(0, 500) } : {}),
-            },
-          },
-          { idempotencyKey: refundIdempotencyKey(input.refundKey) },
+        const earlier = await refundOfKey();
+        if (earlier) {
+          Context.current().log.info('stripe refund already made', { refundKey: input.refundKey, stripeRefundId: earlier.id, amount: earlier.amount });
+          return made(earlier);
+        }
+        const refund = await sendAlongKeyChain(
+          refundIdempotencyKey(input.refundKey),
+          (idempotencyKey) =>
+            stripe.refunds.create(
+              {
+                payment_intent: input.paymentIntentId,
+                amount: input.amount,
+                ...(input.reason && STRIPE_REASONS.has(input.reason) ? { reason: input.reason as Stripe.RefundCreateParams.Reason } : {}),
+                metadata: {
+                  refundKey: input.refundKey,
+                  orderId: input.orderId,
+                  checkoutId: input.checkoutId,
+                  source: input.source,
+                  ...(input.reason ? { reason: input.reason.slice(0, 500) } : {}),
+                },
+              },
+              { idempotencyKey },
+            ),
+          refundOfKey,
         );
         Context.current().log.info('stripe refund created', { refundKey: input.refundKey, stripeRefundId: refund.id, amount: refund.amount });
-        return { stripeRefundId: refund.id, amount: refund.amount, currency: refund.currency.toUpperCase() };
+        return made(refund);
       } catch (err) {
         return classifyRefundError(err);
       }
