@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
 import { createAdmission } from '../checkouts/admission';
+import { createBuyerPresence } from '../checkouts/buyer-presence';
 import { DEFAULT_CHECKOUT_TIMEOUTS, type CheckoutTimeouts } from '../checkouts/deps';
 import { usesStripeEmulator, type Config } from '../config';
 import type { Database } from '../db/client';
@@ -61,13 +62,15 @@ export function createApp(deps: ApiDeps): Express {
     perClient: { limit: deps.config.CHECKOUT_MAX_IN_FLIGHT_PER_CLIENT, windowMs: deps.config.PAYMENT_ACTION_TIMEOUT_MS + PER_CLIENT_ADMISSION_MARGIN_MS },
   });
   const clientKey = (req: Request) => clientAddressKey(deps.config.SSO_SECRET, req.ip);
+  // Three chances per abandon window: one lost signal never makes a followed challenge look abandoned.
+  const buyerPresence = createBuyerPresence(deps.temporal, { everyMs: Math.floor(deps.config.PAYMENT_ABANDON_AFTER_MS / 3) });
   const ctx: ApiContext = {
     deps: { ...deps, timeouts },
     metrics: createApiMetrics(deps.metrics),
     accessTokens: createAccessTokens({ ssoSecret: deps.config.SSO_SECRET, ttlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS }),
     limits: createRateLimits(deps.db, deps.config, { keyOf: clientKey, sweepExpired: deps.sweepExpiredRateLimits ?? false }),
     clientKey,
-    checkoutDeps: (req) => ({ db: deps.db, temporal: deps.temporal, config: deps.config, logger: req.log, timeouts, admission }),
+    checkoutDeps: (req) => ({ db: deps.db, temporal: deps.temporal, config: deps.config, logger: req.log, timeouts, admission, buyerPresence }),
   };
 
   const app = express();

@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
 import type { Admission } from './admission';
+import type { BuyerPresence } from './buyer-presence';
 import type { SagaTimingVariable } from './saga-timings';
 
 /** How long the API waits on Temporal before it answers from PostgreSQL or with a 503. */
@@ -36,4 +37,6 @@ export interface CheckoutDeps {
   timeouts: CheckoutTimeouts;
   /** Refuses new checkouts while too many are in progress; without it every checkout is admitted. */
   admission?: Admission;
+  /** Keeps a 3-D Secure checkout alive while its buyer reads its status; without it none is signalled. */
+  buyerPresence?: BuyerPresence;
 }

@@ -57,6 +57,7 @@ export async function getCheckoutStatus(deps: CheckoutDeps, checkoutId: string, 
   if (!row) throw new CheckoutNotFoundError(checkoutId);
 
   let current = await readState(deps, row);
+  deps.buyerPresence?.seen(checkoutId, current.view.status, deps.logger);
   const wait = options.waitForChangeMs ?? 0;
   const alreadyMoved = options.sinceVersion !== undefined && current.view.version !== undefined && current.view.version !== options.sinceVersion;
   if (wait > 0 && !alreadyMoved && !TERMINAL_STATUSES.includes(current.view.status)) {
@@ -66,6 +67,7 @@ export async function getCheckoutStatus(deps: CheckoutDeps, checkoutId: string, 
       await sleep(Math.min(deps.timeouts.pollIntervalMs, deadline - Date.now()), options.signal);
       if (options.signal?.aborted) break;
       const next = await readState(deps, row);
+      deps.buyerPresence?.seen(checkoutId, next.view.status, deps.logger);
       current = next;
       if (fingerprint(next.view) !== seen) break;
     }
