@@ -58,15 +58,17 @@ describe('log hygiene', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ customer, items: [{ sku, quantity: 1 }], paymentMethodId }),
       });
-    const orderOf = async (checkoutId: string) => ((await (await fetch(`${apiUrl}/api/checkouts/${checkoutId}`)).json()) as { orderId: string }).orderId;
+    // The buyer's own reads: status answers only the holder of the checkout's secret.
+    const orderOf = async (checkout: { checkoutId: string; checkoutSecret: string }) =>
+      ((await (await fetch(`${apiUrl}/api/checkouts/${checkout.checkoutId}`, { headers: { 'Checkout-Secret': checkout.checkoutSecret } })).json()) as { orderId: string }).orderId;
 
     // Once a 500 whose error line repeated the query, email included.
     const unstorable = await post({ email, name: 'Ada\u0000Lovelace' }, 'pm_card_visa');
     expect(unstorable.status).toBe(400);
 
-    const paid = (await (await post({ email, name: 'Ada Lovelace' }, 'pm_card_visa')).json()) as { checkoutId: string };
+    const paid = (await (await post({ email, name: 'Ada Lovelace' }, 'pm_card_visa')).json()) as { checkoutId: string; checkoutSecret: string };
     await h.waitForStatus(paid.checkoutId, (s) => s.status === 'COMPLETED');
-    const declined = (await (await post({ email, name: 'Ada Lovelace' }, 'pm_card_chargeDeclined')).json()) as { checkoutId: string };
+    const declined = (await (await post({ email, name: 'Ada Lovelace' }, 'pm_card_chargeDeclined')).json()) as { checkoutId: string; checkoutSecret: string };
     await h.waitForStatus(declined.checkoutId, (s) => s.status === 'FAILED');
 
     const cli: CliRun[] = [];
@@ -76,7 +78,7 @@ describe('log hygiene', () => {
     expect(cli[1]!.stdout).toContain(email);
 
     // The consumers have done everything with these events: three emails sent, the order refunded in the read model.
-    const orderIds = [await orderOf(paid.checkoutId), await orderOf(declined.checkoutId)];
+    const orderIds = [await orderOf(paid), await orderOf(declined)];
     await eventually(async () => {
       const sent = await h.db.select().from(notifications).where(inArray(notifications.orderId, orderIds));
       return sent.filter((n) => n.status === 'sent').length === 3 ? sent : undefined;

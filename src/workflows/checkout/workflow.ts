@@ -384,6 +384,9 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     let askAgainIn = input.paymentReconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS;
     let neededAction = false;
     let payment = first;
+    // Signals up to here are answered by what Stripe says next; one arriving while Stripe is asked
+    // wakes the saga to ask again, so no hint is ever lost between two reads.
+    let signalsSeen = paymentEvents.length;
     for (;;) {
       showPayment(payment);
       if (payment.status === 'succeeded') return;
@@ -400,20 +403,22 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
         throw ApplicationFailure.nonRetryable('The payment did not settle in time', FailureCode.PAYMENT_SETTLEMENT_TIMEOUT);
       }
       const deadline = onBuyer ? Math.min(actionDeadline, abandonDeadline()) : settleDeadline;
-      const signalsSeen = paymentEvents.length;
       const woken = await condition(() => cancelRequest !== undefined || paymentEvents.length > signalsSeen, Math.max(1, Math.min(deadline, now + askAgainIn) - now));
       throwIfCancelled();
       if (!woken) askAgainIn = Math.min(askAgainIn * 2, MAX_RECONCILE_INTERVAL_MS);
+      signalsSeen = paymentEvents.length;
       payment = await stripe.reconcilePayment({ paymentIntentId });
     }
   }
 
+  /** Only a real change bumps the version: asking Stripe and hearing the same answer is no news to a long-poll. */
   function showPayment(payment: ObservedPayment) {
+    const news = state.payment.status !== payment.status || (payment.nextActionUrl !== undefined && payment.nextActionUrl !== state.payment.nextActionUrl);
     state.payment.status = payment.status;
     if (payment.nextActionUrl) state.payment.nextActionUrl = payment.nextActionUrl;
     const status: CheckoutStatus = payment.status === 'requires_action' ? 'REQUIRES_ACTION' : 'PROCESSING';
     if (state.status !== status) setStatus(status);
-    else changed();
+    else if (news) changed();
   }
 
   /** Shapes 1 and 2: waits for the webhook signal, asks Stripe once at the timeout, then gives up. */
