@@ -9,9 +9,9 @@ export const HISTORIES_DIR = path.resolve(__dirname, '../histories');
 
 /**
  * The workflow shape being recorded: bump it with every `patched()` change, so the histories of each
- * released shape stay side by side (v1: every step a regular activity; v2: short steps local).
+ * released shape stay side by side (v1: every step a regular activity; v2: short steps local; v3: forward steps regular again so a cancel never strands their work, payments followed and verified with Stripe).
  */
-export const CURRENT_SHAPE = 'v2';
+export const CURRENT_SHAPE = 'v3';
 
 /**
  * With RECORD_HISTORIES=1, saves a finished run's history under test/histories/ so the replay test
