@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { BalancerStats } from './balancer';
 import type { UnexpectedExit } from './fault-stack';
 import { endStatus, isAccepted, type CheckoutFacts, type InvariantResult, type Offender } from './invariants';
-import type { ShopperStats } from './shopper';
+import { summarizeAnswers, type Journey, type ShopperStats } from './shopper';
 
 /** The soak's outcome: the invariants table on stdout, everything (offenders in full) in a JSON file. */
 
@@ -25,7 +25,16 @@ export interface DetailedOffender extends Offender {
   /** Scenarios that ran while this checkout was open (submitted to ended, or to the end of the run). */
   during?: string[];
   failureCode?: string | null;
-  cancelAnswer?: number | string;
+  /** What its customer did and saw (the JSON report only). */
+  journey?: {
+    submittedAt: string;
+    postAnswers: string;
+    acceptedAt?: string;
+    cancel?: Journey['cancel'];
+    payment?: Journey['payment'];
+    lastStatus?: string;
+    endedAt?: string;
+  };
 }
 
 export interface ReportedInvariant extends Omit<InvariantResult, 'offenders'> {
@@ -37,12 +46,16 @@ export interface Observations {
   failureCodes: Record<string, number>;
   cancelAnswers: Record<string, number>;
   unexpectedExits: UnexpectedExit[];
-  /** Webhooks recorded but never routed to their checkout (left `processing` or `failed`). */
-  unroutedWebhooks: Array<{ checkoutId: string; events: string[] }>;
+  /**
+   * Stripe events recorded whose routing never finished (outcome left `processing` or `failed`):
+   * the API died between recording and routing, and a redelivery is answered "already seen".
+   */
+  unroutedWebhooks: Array<{ checkoutId: string; events: string[]; checkoutEnded: string }>;
   /** order.confirmed ids with more than one record on the topic (consumers drop all but the first). */
   resentOrderConfirmed: Array<{ checkoutId: string; copies: number; identical: boolean }>;
   /** Customers whose checkout the service never took on. */
   neverAccepted: Array<{ email: string; checkoutId?: string; why: string }>;
+  postAnswers: Record<string, number>;
   balancer: BalancerStats;
   kafka: { recordsRead: number; unparseable: number };
 }
@@ -76,12 +89,25 @@ export function detailOffenders(invariant: InvariantResult, checkouts: readonly 
       const from = c.journey?.submittedAt ?? c.row.createdAt;
       const to = c.journey?.endedAt ?? runEnd;
       const during = scenarios.filter((s) => s.from <= to && s.to >= from).map((s) => s.name);
+      const j = c.journey;
       return {
         ...o,
-        ...(c.journey ? { card: c.journey.plan.card, cancel: c.journey.plan.cancel } : {}),
+        ...(j ? { card: j.plan.card, cancel: j.plan.cancel } : {}),
         during,
         failureCode: c.row.failureCode,
-        ...(c.journey?.cancel ? { cancelAnswer: c.journey.cancel.answer } : {}),
+        ...(j
+          ? {
+              journey: {
+                submittedAt: j.submittedAt,
+                postAnswers: summarizeAnswers(j.postAnswers),
+                ...(j.acceptedAt ? { acceptedAt: j.acceptedAt } : {}),
+                ...(j.cancel ? { cancel: j.cancel } : {}),
+                ...(j.payment ? { payment: j.payment } : {}),
+                ...(j.lastStatus ? { lastStatus: j.lastStatus } : {}),
+                ...(j.endedAt ? { endedAt: j.endedAt } : {}),
+              },
+            }
+          : {}),
       };
     }),
   };
@@ -90,7 +116,7 @@ export function detailOffenders(invariant: InvariantResult, checkouts: readonly 
 export function observe(
   checkouts: readonly CheckoutFacts[],
   journeys: ReadonlyArray<{ email: string; checkoutId?: string; gaveUp?: string; cancel?: { answer: number | string } }>,
-  extra: { unexpectedExits: UnexpectedExit[]; balancer: BalancerStats; kafka: { recordsRead: number; unparseable: number } },
+  extra: { unexpectedExits: UnexpectedExit[]; balancer: BalancerStats; kafka: { recordsRead: number; unparseable: number }; postAnswers: Record<string, number> },
 ): Observations {
   const outcomes: Record<string, Record<string, number>> = {};
   const failureCodes: Record<string, number> = {};
@@ -110,11 +136,14 @@ export function observe(
     failureCodes,
     cancelAnswers,
     unexpectedExits: extra.unexpectedExits,
-    unroutedWebhooks: checkouts.filter((c) => c.unroutedWebhooks.length).map((c) => ({ checkoutId: c.checkoutId, events: c.unroutedWebhooks.map((e) => `${e.type} ${e.id} (${e.outcome})`) })),
+    unroutedWebhooks: checkouts
+      .filter((c) => c.unroutedWebhooks.length)
+      .map((c) => ({ checkoutId: c.checkoutId, events: c.unroutedWebhooks.map((e) => `${e.type} ${e.id} (${e.outcome})`), checkoutEnded: endStatus(c) })),
     resentOrderConfirmed: checkouts.flatMap((c) => c.orderConfirmed.filter((e) => e.copies > 1).map((e) => ({ checkoutId: c.checkoutId, copies: e.copies, identical: e.distinctValues === 1 }))),
     neverAccepted: journeys
       .filter((j) => j.gaveUp && !(j.checkoutId && accepted.has(j.checkoutId)))
       .map((j) => ({ email: j.email, ...(j.checkoutId ? { checkoutId: j.checkoutId } : {}), why: j.gaveUp! })),
+    postAnswers: extra.postAnswers,
     balancer: extra.balancer,
     kafka: extra.kafka,
   };
@@ -147,10 +176,11 @@ export function formatObservations(o: Observations): string {
   lines.push(`Cancel answers: ${Object.entries(o.cancelAnswers).map(([answer, n]) => `${answer} x${n}`).join(', ') || 'no cancels'}`);
   lines.push(`Processes that exited without being killed: ${o.unexpectedExits.length ? '' : 'none'}`);
   for (const e of o.unexpectedExits) lines.push(`  ${e.at} ${e.process} (${e.how}): ${e.lastLogLine}`);
-  lines.push(`Webhooks recorded but never routed to their checkout: ${o.unroutedWebhooks.length}`);
-  for (const w of o.unroutedWebhooks.slice(0, MAX_LISTED)) lines.push(`  ${w.checkoutId}: ${w.events.join('; ')}`);
+  lines.push(`Stripe events recorded whose routing never finished (the API died in between): ${o.unroutedWebhooks.length}`);
+  for (const w of o.unroutedWebhooks.slice(0, MAX_LISTED)) lines.push(`  ${w.checkoutId} (ended ${w.checkoutEnded}): ${w.events.join('; ')}`);
   const identical = o.resentOrderConfirmed.filter((r) => r.identical).length;
   lines.push(`order.confirmed ids with more than one record on the topic: ${o.resentOrderConfirmed.length} (${identical} as identical copies, ${o.resentOrderConfirmed.length - identical} differing)`);
+  lines.push(`POST /api/checkouts answers: ${Object.entries(o.postAnswers).sort((a, b) => b[1] - a[1]).map(([a, n]) => `${a} x${n}`).join(', ')}`);
   lines.push(`Customers never accepted (gave up): ${o.neverAccepted.length}`);
   for (const n of o.neverAccepted.slice(0, MAX_LISTED)) lines.push(`  ${n.email}: ${n.why}`);
   lines.push(

@@ -217,7 +217,7 @@ async function main(): Promise<void> {
       const ended = Object.entries(s.ended).map(([k, v]) => `${k} ${v}`).join(', ');
       const restarts = stack!.instances.reduce((n, i) => n + i.restarts, 0);
       log(
-        `  · ${scenarioNow}: ${s.submitted} customers, ${s.accepted} accepted, ${open().length} open, ended: ${ended || 'none yet'}; POST retries ${s.retriedPosts}, gave up ${s.gaveUp}; restarts ${restarts}, unexpected exits ${stack!.unexpectedExits.length}`,
+        `  · ${scenarioNow}: ${s.submitted} customers, ${s.accepted} accepted, ${open().length} open, ended: ${ended || 'none yet'}; POSTs sent again ${s.retriedPosts}, gave up ${s.gaveUp}; restarts ${restarts}, unexpected exits ${stack!.unexpectedExits.length}`,
       );
     }, 10_000);
 
@@ -267,7 +267,12 @@ async function main(): Promise<void> {
     const runEnd = new Date().toISOString();
     const results: InvariantResult[] = [...checkInvariants(facts), recoveredAfterEveryFault(report.scenarios)];
     report.invariants = results.map((r) => detailOffenders(r, facts.checkouts, report.scenarios, runEnd));
-    report.observations = observe(facts.checkouts, journeys, { unexpectedExits: stack.unexpectedExits, balancer: stack.balancer.stats, kafka: facts.kafka });
+    report.observations = observe(facts.checkouts, journeys, {
+      unexpectedExits: stack.unexpectedExits,
+      balancer: stack.balancer.stats,
+      kafka: facts.kafka,
+      postAnswers: ctx.stats.postAnswers,
+    });
     report.passed = report.invariants.every((i) => i.passed);
     process.stdout.write(`\n${formatInvariants(report.invariants)}\n\n${formatObservations(report.observations)}\n\n`);
   } catch (err) {

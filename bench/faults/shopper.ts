@@ -74,8 +74,8 @@ export interface Journey {
   submittedAt: string;
   /** Scenario running when the customer pressed Pay. */
   scenario: string;
-  /** HTTP answers to the POST, by status ('timeout', 'error' when none came), in order. */
-  postAnswers: Array<number | 'timeout' | 'error'>;
+  /** Answers to the POST in order: the status, with the problem type of a 5xx (`503 checkouts-busy`), or 'timeout' / 'error' when none came. */
+  postAnswers: string[];
   checkoutId?: string;
   acceptedAt?: string;
   /** Why the customer stopped trying to submit (never answered 202). */
@@ -90,8 +90,10 @@ export interface Journey {
 export interface ShopperStats {
   submitted: number;
   accepted: number;
-  /** 503 answers with Retry-After (in-flight limit or Temporal unreachable), each retried with the same key. */
+  /** POSTs sent again with the same key after a 5xx, a timeout or a lost connection. */
   retriedPosts: number;
+  /** Every POST answer, counted as in `Journey.postAnswers`. */
+  postAnswers: Record<string, number>;
   gaveUp: number;
   ended: Record<string, number>;
 }
@@ -115,7 +117,7 @@ const STATUS_EVERY_MS = 2_000;
 const INTENT_POLL_MS = 1_000;
 
 export function newStats(): ShopperStats {
-  return { submitted: 0, accepted: 0, retriedPosts: 0, gaveUp: 0, ended: {} };
+  return { submitted: 0, accepted: 0, retriedPosts: 0, postAnswers: {}, gaveUp: 0, ended: {} };
 }
 
 export function newJourney(ctx: ShopContext, n: number): Journey {
@@ -169,11 +171,13 @@ async function submit(ctx: ShopContext, journey: Journey, cookies: CookieJar): P
         headers: { 'Idempotency-Key': journey.idempotencyKey },
         timeoutMs: 15_000,
       });
-      journey.postAnswers.push(res.status);
       cookies.take(res);
     } catch (err) {
       journey.postAnswers.push(err instanceof HttpTimeoutError ? 'timeout' : 'error');
     }
+    if (res) journey.postAnswers.push(describeAnswer(res));
+    const answer = journey.postAnswers.at(-1)!;
+    ctx.stats.postAnswers[answer] = (ctx.stats.postAnswers[answer] ?? 0) + 1;
     if (res?.status === 202 && res.body?.checkoutId) {
       journey.checkoutId = res.body.checkoutId;
       journey.acceptedAt = new Date().toISOString();
@@ -298,7 +302,15 @@ class CookieJar {
   }
 }
 
-function summarizeAnswers(answers: Journey['postAnswers']): string {
+/** `503 checkouts-busy` (shed by the in-flight limit), `503 service-unavailable` (Temporal), `502 load balancer`, `202`. */
+function describeAnswer(res: HttpResponse): string {
+  if (res.status < 500) return String(res.status);
+  const type = (res.body as { type?: unknown } | undefined)?.type;
+  if (typeof type !== 'string') return String(res.status);
+  return `${res.status} ${type === 'about:blank' ? 'load balancer' : type.split(':').pop()}`;
+}
+
+export function summarizeAnswers(answers: readonly string[]): string {
   const counts = new Map<string, number>();
   for (const a of answers) counts.set(String(a), (counts.get(String(a)) ?? 0) + 1);
   return [...counts].map(([k, v]) => `${k} x${v}`).join(', ');
