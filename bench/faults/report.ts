@@ -45,6 +45,8 @@ export interface Observations {
   outcomes: Record<string, Record<string, number>>;
   failureCodes: Record<string, number>;
   cancelAnswers: Record<string, number>;
+  /** Cancels the API accepted (202) for a checkout that then ended otherwise than CANCELLED. */
+  acceptedCancelsNotCancelled: Array<{ checkoutId: string; ended: string; failureCode: string | null }>;
   unexpectedExits: UnexpectedExit[];
   /**
    * Stripe events recorded whose routing never finished (outcome left `processing` or `failed`):
@@ -135,6 +137,9 @@ export function observe(
     outcomes,
     failureCodes,
     cancelAnswers,
+    acceptedCancelsNotCancelled: checkouts
+      .filter((c) => c.journey?.cancel?.answer === 202 && endStatus(c) !== 'CANCELLED')
+      .map((c) => ({ checkoutId: c.checkoutId, ended: endStatus(c), failureCode: c.row.failureCode })),
     unexpectedExits: extra.unexpectedExits,
     unroutedWebhooks: checkouts
       .filter((c) => c.unroutedWebhooks.length)
@@ -174,6 +179,8 @@ export function formatObservations(o: Observations): string {
   }
   lines.push(`Failure codes: ${Object.entries(o.failureCodes).map(([code, n]) => `${code} ${n}`).join(', ') || 'none'}`);
   lines.push(`Cancel answers: ${Object.entries(o.cancelAnswers).map(([answer, n]) => `${answer} x${n}`).join(', ') || 'no cancels'}`);
+  lines.push(`Cancels accepted (202) whose checkout did not end CANCELLED: ${o.acceptedCancelsNotCancelled.length}`);
+  for (const c of o.acceptedCancelsNotCancelled.slice(0, MAX_LISTED)) lines.push(`  ${c.checkoutId}: ${c.ended}${c.failureCode ? ` (${c.failureCode})` : ''}`);
   lines.push(`Processes that exited without being killed: ${o.unexpectedExits.length ? '' : 'none'}`);
   for (const e of o.unexpectedExits) lines.push(`  ${e.at} ${e.process} (${e.how}): ${e.lastLogLine}`);
   lines.push(`Stripe events recorded whose routing never finished (the API died in between): ${o.unroutedWebhooks.length}`);

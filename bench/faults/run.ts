@@ -89,7 +89,7 @@ function parseScenarios(value: string): string[] {
 function parseArgs(argv: string[]): Options {
   const program = new Command('npm run faults --')
     .description('A soak of fault scenarios with invariant checks over every checkout it makes; exits 0 only when every invariant holds.')
-    .option('--quick', 'one pass of every scenario with short faults (about 6-9 minutes with the stack start and the checks)')
+    .option('--quick', 'one pass of every scenario with short faults (about 5 minutes on 2 cores, stack start and checks included)')
     .option('--duration <minutes>', 'repeat the scenario list until this much time has passed (default 20; --quick: one pass)', positiveNumber('--duration', false))
     .option('--rate <per-second>', 'new customers per second (default 2)', positiveNumber('--rate', false))
     .addOption(new Option('--scenarios <list>', 'run only these, comma-separated, in this order (names below)').argParser(parseScenarios).default(scenarioNames(), 'all'))

@@ -21,6 +21,7 @@ import {
   type SoakFacts,
 } from '../../bench/faults/invariants';
 import { readWholeTopic } from '../../bench/faults/kafka-topic';
+import { observe } from '../../bench/faults/report';
 import { freezeTree, processState, processTree } from '../../bench/faults/process-tree';
 import { createRandom } from '../../bench/faults/random';
 import { CARDS, newJourney, newStats, planShopper, shop, type Journey, type ShopContext } from '../../bench/faults/shopper';
@@ -158,6 +159,21 @@ describe('fault soak invariants', () => {
     expect(differingFields([event('t1', 5), event('t1', 5)])).toEqual([]);
     expect(differingFields([event('t1', 5), event('t2', 5)])).toEqual(['time']);
     expect(differingFields([event('t1', 5), event('t2', 6), event('t1', 5)])).toEqual(['data.sequence', 'time']);
+  });
+});
+
+describe('fault soak observations', () => {
+  it('lists what is not an invariant but an operator wants to know: half-routed webhooks, accepted cancels that did not cancel, re-sent events', () => {
+    const facts = cleanHistory();
+    const cancelled = { checkoutId: 'a', email: 'x@example.com', plan: { card: 'visa', cancel: 'soon' }, cancel: { at: '', answer: 202 } } as unknown as Journey;
+    facts.checkouts[0]!.journey = cancelled;
+    facts.checkouts[1]!.unroutedWebhooks = [{ id: 'evt_1', type: 'payment_intent.succeeded', outcome: 'processing' }];
+    facts.checkouts[0]!.orderConfirmed[0]!.copies = 2;
+    const seen = observe(facts.checkouts, [cancelled], { unexpectedExits: [], balancer: { requests: 0, failures: {}, failovers: 0 }, kafka: { recordsRead: 0, unparseable: 0 }, postAnswers: {} });
+    expect(seen.acceptedCancelsNotCancelled).toEqual([{ checkoutId: 'a', ended: 'COMPLETED', failureCode: null }]);
+    expect(seen.unroutedWebhooks).toEqual([{ checkoutId: 'b', events: ['payment_intent.succeeded evt_1 (processing)'], checkoutEnded: 'CANCELLED' }]);
+    expect(seen.resentOrderConfirmed).toEqual([{ checkoutId: 'a', copies: 2, identical: true }]);
+    expect(seen.outcomes).toEqual({ 'visa + cancel soon': { COMPLETED: 1 }, 'unknown customer': { CANCELLED: 1 } });
   });
 });
 
