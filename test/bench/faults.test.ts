@@ -167,13 +167,16 @@ describe('fault soak observations', () => {
     const facts = cleanHistory();
     const cancelled = { checkoutId: 'a', email: 'x@example.com', plan: { card: 'visa', cancel: 'soon' }, cancel: { at: '', answer: 202 } } as unknown as Journey;
     facts.checkouts[0]!.journey = cancelled;
+    const cancelledForReal = { checkoutId: 'b', email: 'y@example.com', plan: { card: 'visa', cancel: 'at-once' }, cancel: { at: '', answer: 202 } } as unknown as Journey;
+    facts.checkouts[1]!.journey = cancelledForReal;
     facts.checkouts[1]!.unroutedWebhooks = [{ id: 'evt_1', type: 'payment_intent.succeeded', outcome: 'processing' }];
     facts.checkouts[0]!.orderConfirmed[0]!.copies = 2;
-    const seen = observe(facts.checkouts, [cancelled], { unexpectedExits: [], balancer: { requests: 0, failures: {}, failovers: 0 }, kafka: { recordsRead: 0, unparseable: 0 }, postAnswers: {} });
+    const seen = observe(facts.checkouts, [cancelled, cancelledForReal], { unexpectedExits: [], balancer: { requests: 0, failures: {}, failovers: 0 }, kafka: { recordsRead: 0, unparseable: 0 }, postAnswers: {} });
     expect(seen.acceptedCancelsNotCancelled).toEqual([{ checkoutId: 'a', ended: 'COMPLETED', failureCode: null }]);
     expect(seen.unroutedWebhooks).toEqual([{ checkoutId: 'b', events: ['payment_intent.succeeded evt_1 (processing)'], checkoutEnded: 'CANCELLED' }]);
     expect(seen.resentOrderConfirmed).toEqual([{ checkoutId: 'a', copies: 2, identical: true }]);
-    expect(seen.outcomes).toEqual({ 'visa + cancel soon': { COMPLETED: 1 }, 'unknown customer': { CANCELLED: 1 } });
+    expect(seen.outcomes).toEqual({ 'visa + cancel soon': { COMPLETED: 1 }, 'visa + cancel at-once': { CANCELLED: 1 } });
+    expect(seen.cancelAnswers).toEqual({ 202: 2 });
   });
 });
 
