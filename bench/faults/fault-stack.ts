@@ -101,7 +101,8 @@ export class ServiceInstance {
 
   /** Starts the process (again) and returns once it serves: the API answers /healthz, the others logged their start. */
   async start(): Promise<void> {
-    if (this.alive()) return;
+    // A scenario or the supervisor may ask while the run is stopping: nothing would stop it again.
+    if (this.alive() || this.opts.stopping()) return;
     if (this.current) this.restarts++;
     const offset = fileSize(this.logFile);
     if (this.opts.port !== undefined) await assertPortFree(this.opts.port, this.label);
@@ -110,6 +111,10 @@ export class ServiceInstance {
     this.current = proc;
     this.expectingExit = false;
     this.startedAt = Date.now();
+    if (this.opts.stopping()) {
+      await this.stop();
+      return;
+    }
     void proc.exited.then((info) => {
       if (this.current !== proc || this.expectingExit || this.opts.stopping()) return;
       this.opts.onUnexpectedExit(this, info);
@@ -161,7 +166,8 @@ export interface FaultStack {
   /** The running process of an infrastructure component (looked up each time: Temporal may have been restarted). */
   infra(component: InfraComponent): ManagedProcess | undefined;
   killTemporal(): Promise<void>;
-  startTemporal(): Promise<void>;
+  /** False when the run is stopping and Temporal was left down. */
+  startTemporal(): Promise<boolean>;
   /** Waits until every process runs and every API instance is ready (PostgreSQL, Temporal, Kafka answer); returns what is still wrong. */
   waitHealthy(timeoutMs: number): Promise<string[]>;
   stop(opts: { keepState: boolean }): Promise<void>;
@@ -284,9 +290,13 @@ export async function startFaultStack(opts: FaultStackOptions): Promise<FaultSta
         await proc.exited;
       },
       async startTemporal() {
-        if (infra('Temporal') && !infra('Temporal')!.hasExited()) return;
+        if (infra('Temporal') && !infra('Temporal')!.hasExited()) return true;
+        if (stopping) return false;
         // The stack's stop() stops whatever handle is here, so the new server is stopped with it.
         s.components.temporal = await startTemporal(temporalOptions());
+        // The run began stopping while it started: the stack's stop() has already passed it by.
+        if (stopping) await s.components.temporal.stop();
+        return !stopping;
       },
       async waitHealthy(timeoutMs: number) {
         const deadline = Date.now() + timeoutMs;

@@ -83,8 +83,7 @@ export const SCENARIOS: readonly Scenario[] = [
       await ctx.stack.killTemporal();
       await sleep(ctx.downMs);
       const t0 = Date.now();
-      await ctx.stack.startTemporal();
-      ctx.log(`  Temporal serving again in ${formatDuration(Date.now() - t0)} (state from its SQLite file)`);
+      if (await ctx.stack.startTemporal()) ctx.log(`  Temporal serving again in ${formatDuration(Date.now() - t0)} (state from its SQLite file)`);
     },
   },
   {
