@@ -50,13 +50,27 @@ export interface ShopperPlan {
   quantity: number;
 }
 
-export function planShopper(random: Random, catalog: readonly SoakProduct[], mix: ShopperMix = DEFAULT_MIX): ShopperPlan {
-  const card = random.weighted(CARDS);
+/** Every card with every way of cancelling that applies to it (`during-payment` needs an open payment). */
+export const COMBINATIONS: ReadonlyArray<{ card: CardPlan; cancel: CancelPlan }> = CARDS.flatMap((card) =>
+  (['none', 'at-once', 'soon', 'during-payment'] as const).filter((cancel) => cancel !== 'during-payment' || card.action).map((cancel) => ({ card, cancel })),
+);
+
+/** Every this-many-th customer takes the next combination in turn, so even rare ones happen in every run. */
+export const COVERAGE_EVERY = 10;
+
+/**
+ * Customer `n` (from 1): a card by weight and a cancel by the mix; every COVERAGE_EVERY-th customer
+ * instead takes the next of COMBINATIONS, so a cancel during a payment that later fails (0.3 % of
+ * the random mix) happens a few times in a run of a few hundred customers, not only by luck.
+ */
+export function planShopper(random: Random, catalog: readonly SoakProduct[], mix: ShopperMix = DEFAULT_MIX, n = 1): ShopperPlan {
+  let card = random.weighted(CARDS);
   let cancel: CancelPlan = 'none';
   if (random.chance(mix.cancel)) {
     const roll = random.next();
     cancel = card.action && roll < 0.5 ? 'during-payment' : roll < 0.75 ? 'soon' : 'at-once';
   }
+  if (n % COVERAGE_EVERY === 0) ({ card, cancel } = COMBINATIONS[(n / COVERAGE_EVERY - 1) % COMBINATIONS.length]!);
   const lowStock = random.chance(mix.lowStock);
   const pool = catalog.filter((p) => p.lowStock === lowStock);
   const product = pool[random.int(0, pool.length - 1)]!;
@@ -125,7 +139,7 @@ export function newJourney(ctx: ShopContext, n: number): Journey {
     n,
     email: `faults-${ctx.runId}-${n}@example.com`,
     idempotencyKey: randomUUID(),
-    plan: planShopper(ctx.random, ctx.catalog, ctx.mix),
+    plan: planShopper(ctx.random, ctx.catalog, ctx.mix, n),
     submittedAt: new Date().toISOString(),
     scenario: ctx.scenario(),
     postAnswers: [],

@@ -24,7 +24,7 @@ import { readWholeTopic } from '../../bench/faults/kafka-topic';
 import { observe } from '../../bench/faults/report';
 import { freezeTree, processState, processTree } from '../../bench/faults/process-tree';
 import { createRandom } from '../../bench/faults/random';
-import { CARDS, newJourney, newStats, planShopper, shop, type Journey, type ShopContext } from '../../bench/faults/shopper';
+import { CARDS, COMBINATIONS, COVERAGE_EVERY, DEFAULT_MIX, newJourney, newStats, planShopper, shop, type Journey, type ShopContext } from '../../bench/faults/shopper';
 import { createHttpClient } from '../../bench/http-client';
 import { startTestApi, type TestApi } from '../api/support';
 
@@ -189,7 +189,7 @@ describe('fault soak customers', () => {
   it('the mix draws every card and every way of cancelling, and the same seed draws the same customers', () => {
     const draw = (seed: number) => {
       const random = createRandom(seed);
-      return Array.from({ length: 2_000 }, () => planShopper(random, catalog));
+      return Array.from({ length: 2_000 }, (_, i) => planShopper(random, catalog, DEFAULT_MIX, i + 1));
     };
     const plans = draw(7);
     expect(new Set(plans.map((p) => p.card))).toEqual(new Set(CARDS.map((c) => c.kind)));
@@ -199,6 +199,15 @@ describe('fault soak customers', () => {
     expect(plans.filter((p) => p.cancel === 'during-payment').every((p) => CARDS.find((c) => c.kind === p.card)!.action)).toBe(true);
     expect(draw(7)).toEqual(plans);
     expect(draw(8)).not.toEqual(plans);
+  });
+
+  it('every card with every way of cancelling comes up within the first customers of a run, however the dice fall', () => {
+    // No one cancels by chance here: the combinations must come from the rotation alone.
+    const random = createRandom(3);
+    const plans = Array.from({ length: COMBINATIONS.length * COVERAGE_EVERY }, (_, i) => planShopper(random, catalog, { cancel: 0, lowStock: 0 }, i + 1));
+    const seen = new Set(plans.map((p) => `${p.card}/${p.cancel}`));
+    expect(COMBINATIONS.filter((c) => !seen.has(`${c.card.kind}/${c.cancel}`))).toEqual([]);
+    expect(seen).toContain('processing-fails/during-payment');
   });
 });
 
