@@ -51,11 +51,16 @@ const BENCH_PRODUCTS = 8;
 /** int4 holds 2.1e9; a billion per product outlasts any soak. */
 const BENCH_STOCK = 1_000_000_000;
 
-export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
-  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'checkout-saga-bench-'));
-  const ports = Object.fromEntries(
+/** A free port for every component of a dev-mode stack, so it never meets a running `npm start`. */
+export async function freeStackPorts(): Promise<StackPorts> {
+  return Object.fromEntries(
     await Promise.all((Object.keys(DEV_PORTS) as Array<keyof StackPorts>).map(async (k) => [k, await pickFreePort()] as const)),
   ) as unknown as StackPorts;
+}
+
+export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
+  const stateDir = mkdtempSync(path.join(os.tmpdir(), 'checkout-saga-bench-'));
+  const ports = await freeStackPorts();
   const apiPort = await pickFreePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const bundlePath = path.join(stateDir, 'workflow-bundle.js');
@@ -183,7 +188,7 @@ async function seedBenchProducts(databaseUrl: string, runId: string): Promise<st
 }
 
 /** A worker is ready once its workflow pollers reach the server; before that, starts only queue up. */
-async function waitForPollers(client: Client, namespace: string, taskQueue: string, worker: ManagedProcess): Promise<void> {
+export async function waitForPollers(client: Client, namespace: string, taskQueue: string, worker: ManagedProcess): Promise<void> {
   await waitUntilHealthy(
     `worker on ${taskQueue}`,
     async () => {

@@ -2,7 +2,7 @@
 'use strict';
 
 /*
- * Entry point of every npm script (start, test, cli, bench, stack). Plain Node with no
+ * Entry point of every npm script (start, test, cli, bench, faults, stack). Plain Node with no
  * dependencies, because it runs before node_modules is known to be there: it checks the Node
  * version, installs dependencies when they are missing or stale, then runs the command in a child
  * process and mirrors its exit.
@@ -21,6 +21,7 @@ const COMMANDS = {
   test: { what: 'the test suite on a fresh local stack', run: (args) => node([require.resolve('jest/bin/jest', { paths: [ROOT] }), ...args]) },
   cli: { what: 'the operations CLI', run: (args) => tsx('src/cli/main.ts', args) },
   bench: { what: 'the throughput benchmark', run: (args) => tsx('bench/run.ts', args) },
+  faults: { what: 'the fault soak (invariants under killed and frozen components)', run: (args) => tsx('bench/faults/run.ts', args) },
 };
 
 function main() {
