@@ -79,8 +79,12 @@ const checkoutSagaStubs: Pick<Activities, CheckoutSagaActivity> = {
   async revokeSsoToken() {
     return { revoked: false };
   },
-  async confirmOrder() {},
-  async recordCheckoutOutcome() {},
+  async confirmOrder() {
+    return { confirmedAt: new Date().toISOString() };
+  },
+  async recordCheckoutOutcome() {
+    return { recordedAt: new Date().toISOString() };
+  },
   async publishEvent() {},
 };
 

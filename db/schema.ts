@@ -49,6 +49,11 @@ export const checkouts = pgTable(
     secretHash: text('secret_hash'),
     /** Keyed hash of the address that started it (src/api/client-address.ts), never the address: per-client admission counts by it. */
     clientHash: text('client_hash'),
+    /**
+     * When the checkout reached COMPLETED, FAILED or CANCELLED; written once. Its outcome event carries
+     * this time, so a re-sent event (a retried workflow task) is the same event, byte for byte.
+     */
+    endedAt: timestamp('ended_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import * as schema from '../../db/schema';
-import { searchAttributes } from '../../src/workflows/checkout/contract';
+import { paymentEventSignal, searchAttributes } from '../../src/workflows/checkout/contract';
 import { StepFaults } from '../support/faults';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { recordHistory } from '../support/histories';
@@ -46,5 +46,24 @@ describe('an outcome event Kafka will not take after the order is confirmed', ()
     expect(events.map((e) => e.type)).not.toContain('payment.refunded');
     expect((await handle.describe()).typedSearchAttributes.get(searchAttributes.step)).toBe('confirmOrder');
     expect(await h.stock(sku)).toBe(2);
+  });
+
+  it('re-sends order.confirmed identical, time included, when Temporal runs the last workflow task again', async () => {
+    const sku = await h.seedProduct({ stock: 3 });
+    const confirming = faults.hold('confirmOrder');
+    const { input, handle } = await h.startCheckout({ items: [{ sku, quantity: 1 }] });
+    await confirming.reached;
+    const publishing = faults.hold('publishEvent');
+    confirming.release();
+    await publishing.reached;
+    // A late webhook lands while the workflow completes: Temporal refuses the completion
+    // (UnhandledCommand) and runs the task again, publish included.
+    await handle.signal(paymentEventSignal, { stripeEventId: 'evt_late', type: 'payment_intent.succeeded', paymentIntentId: 'pi_late', intentStatus: 'succeeded' });
+    publishing.release();
+
+    expect(await h.result(input.checkoutId)).toMatchObject({ status: 'COMPLETED' });
+    const events = await h.events(input.orderId, (es) => es.filter((e) => e.type === 'order.confirmed').length >= 2);
+    const copies = events.filter((e) => e.type === 'order.confirmed').map((e) => JSON.stringify({ id: e.id, time: e.time, data: e.data }));
+    expect(new Set(copies).size).toBe(1);
   });
 });

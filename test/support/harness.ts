@@ -27,6 +27,8 @@ export interface ReceivedEvent {
   offset: string;
   id: string;
   type: string;
+  /** The CloudEvent's `time`: part of what a re-sent event must repeat exactly. */
+  time: string;
   data: Record<string, unknown> & { sequence: number; orderId: string };
 }
 
@@ -106,8 +108,8 @@ export async function startSagaHarness(options: HarnessOptions = {}): Promise<Sa
   await consumer.subscribe({ topic: config.KAFKA_TOPIC, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message, partition }) => {
-      const body = JSON.parse(String(message.value)) as { id: string; type: string; data: ReceivedEvent['data'] };
-      received.push({ key: String(message.key), partition, offset: message.offset, id: body.id, type: body.type, data: body.data });
+      const body = JSON.parse(String(message.value)) as { id: string; type: string; time: string; data: ReceivedEvent['data'] };
+      received.push({ key: String(message.key), partition, offset: message.offset, id: body.id, type: body.type, time: body.time, data: body.data });
     },
   });
 

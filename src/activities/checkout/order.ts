@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { checkouts, orders, payments, reservations } from '../../../db/schema';
 import type { ActivityDeps } from '../deps';
 import type { CheckoutStatus, CompensationState } from '../../workflows/checkout/contract';
@@ -26,9 +26,13 @@ export interface CheckoutOutcomeInput {
 
 export function createOrderActivities({ db }: Pick<ActivityDeps, 'db'>) {
   return {
-    /** The last step: order CONFIRMED, reservation consumed and the capture recorded, atomically. */
-    async confirmOrder(input: ConfirmOrderInput): Promise<void> {
-      await db.transaction(async (tx) => {
+    /**
+     * The last step: order CONFIRMED, reservation consumed and the capture recorded, atomically.
+     * Returns when the order was confirmed, as first recorded: a retry answers the same time, which
+     * order.confirmed carries.
+     */
+    async confirmOrder(input: ConfirmOrderInput): Promise<{ confirmedAt: string }> {
+      return db.transaction(async (tx) => {
         const now = new Date();
         await tx
           .update(orders)
@@ -52,8 +56,10 @@ export function createOrderActivities({ db }: Pick<ActivityDeps, 'db'>) {
           .onConflictDoNothing();
         await tx
           .update(checkouts)
-          .set({ status: 'COMPLETED', step: 'confirmOrder', paymentIntentId: input.paymentIntentId, paymentStatus: 'succeeded', updatedAt: now })
+          .set({ status: 'COMPLETED', step: 'confirmOrder', paymentIntentId: input.paymentIntentId, paymentStatus: 'succeeded', updatedAt: now, endedAt: sql`coalesce(${checkouts.endedAt}, ${now.toISOString()}::timestamptz)` })
           .where(eq(checkouts.id, input.checkoutId));
+        const [order] = await tx.select({ confirmedAt: orders.confirmedAt }).from(orders).where(eq(orders.id, input.orderId));
+        return { confirmedAt: (order?.confirmedAt ?? now).toISOString() };
       });
     },
 
@@ -61,12 +67,14 @@ export function createOrderActivities({ db }: Pick<ActivityDeps, 'db'>) {
      * Writes how an unsuccessful checkout ended (and what its undo did) to PostgreSQL, so the status
      * stays answerable without a worker and ops can query NEEDS_ATTENTION rows directly.
      */
-    async recordCheckoutOutcome(input: CheckoutOutcomeInput): Promise<void> {
-      await db.transaction(async (tx) => {
+    async recordCheckoutOutcome(input: CheckoutOutcomeInput): Promise<{ recordedAt: string }> {
+      return db.transaction(async (tx) => {
         const now = new Date();
-        await tx
+        const ended = input.status !== 'NEEDS_ATTENTION';
+        const [row] = await tx
           .update(checkouts)
           .set({
+            ...(ended ? { endedAt: sql`coalesce(${checkouts.endedAt}, ${now.toISOString()}::timestamptz)` } : {}),
             status: input.status,
             step: input.step,
             failureCode: input.failure?.code ?? null,
@@ -76,11 +84,14 @@ export function createOrderActivities({ db }: Pick<ActivityDeps, 'db'>) {
             paymentStatus: input.paymentStatus ?? null,
             updatedAt: now,
           })
-          .where(eq(checkouts.id, input.checkoutId));
+          .where(eq(checkouts.id, input.checkoutId))
+          .returning({ endedAt: checkouts.endedAt });
         await tx
           .update(orders)
           .set({ status: input.status, updatedAt: now, lastEventSequence: input.lastEventSequence })
           .where(eq(orders.checkoutId, input.checkoutId));
+        // The end as first recorded, so the final event is the same however often it is re-sent.
+        return { recordedAt: (row?.endedAt ?? now).toISOString() };
       });
     },
   };

@@ -192,16 +192,22 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   }
 
   /** Builds the next outcome event: its id and sequence are fixed here, once, however often it is sent. */
+  /**
+   * `time` is, where there is one, the moment a database write recorded (first write wins): the
+   * workflow's clock is that of the workflow task, and a task that Temporal makes run again (a signal
+   * arriving as the workflow completes) would re-send the event with another time.
+   */
   const outcomeEvent = <T extends CheckoutEventType>(
     type: T,
     data: Omit<CheckoutEventDataByType[T], keyof EventBase>,
     idSuffix = '',
+    recordedAt?: string,
   ): { event: OutcomeEvent; time: string } => {
     sequence += 1;
     const base: EventBase = { orderId, checkoutId, customerEmail: input.customer.email, sequence };
     return {
       event: { id: `${workflowId}:${type}${idSuffix}`, type, data: { ...base, ...data } as CheckoutEventDataByType[T] },
-      time: new Date().toISOString(),
+      time: recordedAt ?? new Date().toISOString(),
     };
   };
   const publish = async <T extends CheckoutEventType>(type: T, data: Omit<CheckoutEventDataByType[T], keyof EventBase>, idSuffix = '') => {
@@ -216,9 +222,9 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
   const publishUntilDelivered = async <T extends CheckoutEventType>(
     type: T,
     data: Omit<CheckoutEventDataByType[T], keyof EventBase>,
-    idSuffix = '',
+    { idSuffix = '', recordedAt }: { idSuffix?: string; recordedAt?: string | undefined } = {},
   ) => {
-    const pending = outcomeEvent(type, data, idSuffix);
+    const pending = outcomeEvent(type, data, idSuffix, recordedAt);
     for (let round = 1, wait = 10_000; ; round++, wait = Math.min(wait * 2, MAX_REPUBLISH_WAIT_MS)) {
       try {
         await outcomeKafka.publishEvent(pending);
@@ -243,7 +249,7 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
 
   upsertSearchAttributes([{ key: searchAttributes.customerEmail, value: input.customer.email }]);
   setStatus('PROCESSING');
-  let confirmed: Pick<CheckoutEventDataByType['order.confirmed'], 'amount' | 'currency' | 'lines' | 'userId' | 'signInDelivery'>;
+  let confirmed: Pick<CheckoutEventDataByType['order.confirmed'], 'amount' | 'currency' | 'lines' | 'userId' | 'signInDelivery'> & { confirmedAt?: string };
   try {
     // Shape 3 runs the steps out of reach of Temporal's cancellation: its cancel is a request, above.
     confirmed = shape === 3 ? await CancellationScope.nonCancellable(forwardSteps) : await forwardSteps();
@@ -256,8 +262,9 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     return await CancellationScope.nonCancellable(() => undoCheckout(cancelled ? 'CANCELLED' : 'FAILED'));
   }
   // Past the point of no return: the order is confirmed, whatever happens to the event.
+  const { confirmedAt, ...order } = confirmed;
   await CancellationScope.nonCancellable(() =>
-    publishUntilDelivered('order.confirmed', { ...confirmed, ...(input.customer.name ? { customerName: input.customer.name } : {}) }),
+    publishUntilDelivered('order.confirmed', { ...order, ...(input.customer.name ? { customerName: input.customer.name } : {}) }, { recordedAt: confirmedAt }),
   );
   log.info('checkout completed', { checkoutId, orderId });
   return { status: 'COMPLETED', orderId };
@@ -319,7 +326,8 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
     setStatus('PROCESSING', 'confirmOrder');
     // A signal or a webhook never confirms an order on its own: Stripe must hold the money first.
     if (shape === 3) await stripe.verifyPayment({ checkoutId, paymentIntentId: intent.paymentIntentId, amount: cart.amount, currency: cart.currency });
-    await steps.confirmOrder({
+    // Shapes 1 and 2 recorded no time here (their confirmOrder returned nothing).
+    const recorded = await steps.confirmOrder({
       checkoutId,
       orderId,
       paymentIntentId: intent.paymentIntentId,
@@ -328,7 +336,7 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       eventSequence: sequence + 1,
     });
     setStatus('COMPLETED');
-    return { amount: cart.amount, currency: cart.currency, lines: cart.lines, userId: user.userId, signInDelivery };
+    return { amount: cart.amount, currency: cart.currency, lines: cart.lines, userId: user.userId, signInDelivery, ...(recorded ? { confirmedAt: recorded.confirmedAt } : {}) };
   }
 
   /**
@@ -461,22 +469,23 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       setStatus('NEEDS_ATTENTION');
       log.error('compensation failed: checkout needs attention', { checkoutId, pending: stillFailing });
       await recordOutcome('NEEDS_ATTENTION', failedStep);
-      await publishUntilDelivered('checkout.needs_attention', { pendingCompensations: stillFailing }, `:${round}`);
+      await publishUntilDelivered('checkout.needs_attention', { pendingCompensations: stillFailing }, { idSuffix: `:${round}` });
       await condition(() => retryRequested);
       setStatus('COMPENSATING');
     }
     setStatus(finalStatus);
-    await recordOutcome(finalStatus, failedStep);
+    const recordedAt = await recordOutcome(finalStatus, failedStep);
     if (finalStatus === 'CANCELLED') {
-      await publishUntilDelivered('checkout.cancelled', { reason: state.failure!.message });
+      await publishUntilDelivered('checkout.cancelled', { reason: state.failure!.message }, { recordedAt });
     } else {
-      await publishUntilDelivered('checkout.failed', { code: state.failure!.code, message: state.failure!.message, step: failedStep });
+      await publishUntilDelivered('checkout.failed', { code: state.failure!.code, message: state.failure!.message, step: failedStep }, { recordedAt });
     }
     return { status: finalStatus, orderId, failure: state.failure! };
   }
 
-  async function recordOutcome(status: 'FAILED' | 'CANCELLED' | 'NEEDS_ATTENTION', step: CheckoutStep | null) {
-    await report.db.recordCheckoutOutcome({
+  /** The time the outcome was first recorded (shapes 1 and 2: none, their activity returned nothing). */
+  async function recordOutcome(status: 'FAILED' | 'CANCELLED' | 'NEEDS_ATTENTION', step: CheckoutStep | null): Promise<string | undefined> {
+    const recorded = await report.db.recordCheckoutOutcome({
       checkoutId,
       status,
       step,
@@ -486,6 +495,7 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       paymentStatus: state.payment.status,
       lastEventSequence: sequence + 1,
     });
+    return recorded?.recordedAt;
   }
 }
 
