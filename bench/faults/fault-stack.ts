@@ -247,7 +247,9 @@ export async function startFaultStack(opts: FaultStackOptions): Promise<FaultSta
         const env: NodeJS.ProcessEnv = {
           ...serviceEnv,
           ...(port !== undefined ? { PORT: String(port) } : {}),
+          // Each instance its own internal metrics port: two on one machine would clash on the default.
           ...(kind === 'worker' ? { WORKER_METRICS_PORT: String(await pickFreePort()) } : {}),
+          ...(kind === 'api' ? { API_METRICS_PORT: String(await pickFreePort()) } : {}),
         };
         instances.push(new ServiceInstance(kind, i, { env, stateDir, port, onUnexpectedExit, stopping: () => stopping }));
       }
