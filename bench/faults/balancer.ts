@@ -81,7 +81,7 @@ export async function startBalancer(backends: readonly Backend[], port = 0): Pro
       const attempt = (i: number) => {
         const backend = candidates[i]!;
         const upstream = (current = http.request(
-          { host: '127.0.0.1', port: backend.port, method: req.method, path: req.url, headers: { ...req.headers, host: req.headers.host ?? `127.0.0.1:${backend.port}` }, agent },
+          { host: '127.0.0.1', port: backend.port, method: req.method, path: req.url, headers: { ...req.headers, host: req.headers.host ?? `127.0.0.1:${backend.port}`, 'x-forwarded-for': forwardedFor(req) }, agent },
           (answer) => {
             res.writeHead(answer.statusCode ?? 502, answer.headers);
             answer.pipe(res);
@@ -129,4 +129,12 @@ export async function startBalancer(backends: readonly Backend[], port = 0): Pro
         server.close(() => resolve());
       }),
   };
+}
+
+/** What a proxy passes on: the chain it was given, plus the peer it got the request from. */
+function forwardedFor(req: http.IncomingMessage): string {
+  const peer = req.socket.remoteAddress ?? '127.0.0.1';
+  const given = req.headers['x-forwarded-for'];
+  const chain = Array.isArray(given) ? given.join(', ') : given;
+  return chain ? `${chain}, ${peer}` : peer;
 }

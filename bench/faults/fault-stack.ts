@@ -249,7 +249,8 @@ export async function startFaultStack(opts: FaultStackOptions): Promise<FaultSta
           ...(port !== undefined ? { PORT: String(port) } : {}),
           // Each instance its own internal metrics port: two on one machine would clash on the default.
           ...(kind === 'worker' ? { WORKER_METRICS_PORT: String(await pickFreePort()) } : {}),
-          ...(kind === 'api' ? { API_METRICS_PORT: String(await pickFreePort()) } : {}),
+          // Behind the soak's balancer, as behind any: the client is who the balancer says it is.
+          ...(kind === 'api' ? { API_METRICS_PORT: String(await pickFreePort()), TRUST_PROXY: 'loopback' } : {}),
         };
         instances.push(new ServiceInstance(kind, i, { env, stateDir, port, onUnexpectedExit, stopping: () => stopping }));
       }

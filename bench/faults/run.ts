@@ -241,6 +241,8 @@ async function main(): Promise<void> {
     scenarioNow = 'drain';
     followUntil = Date.now() + plan.drainMs;
     log(`▶ drain: no new customers; waiting up to ${formatDuration(plan.drainMs)} for every accepted checkout to end`);
+    // A customer still retrying a POST may yet be accepted: the rows are checked once every customer has submitted or given up.
+    while (journeys.some((j) => !j.submitDone) && Date.now() < followUntil) await sleep(500);
     await waitForRowsToEnd(stack.stack.env.DATABASE_URL, runId, followUntil, log);
     // What the customers still wait for (an intent that never showed up, say) is over too.
     followUntil = Date.now();

@@ -84,6 +84,13 @@ export interface Journey {
   n: number;
   email: string;
   idempotencyKey: string;
+  /**
+   * Where this customer shops from, as the load balancer reports it (X-Forwarded-For): the API's
+   * per-client limits see many customers, as they would behind a real balancer, not one address.
+   */
+  clientAddress: string;
+  /** False while the customer is still trying to get their POST accepted. */
+  submitDone: boolean;
   plan: ShopperPlan;
   submittedAt: string;
   /** Scenario running when the customer pressed Pay. */
@@ -139,6 +146,9 @@ export function newJourney(ctx: ShopContext, n: number): Journey {
     n,
     email: `faults-${ctx.runId}-${n}@example.com`,
     idempotencyKey: randomUUID(),
+    // 10.0.0.0/8 has room for every customer of a soak; the balancer appends its own hop as proxies do.
+    clientAddress: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
+    submitDone: false,
     plan: planShopper(ctx.random, ctx.catalog, ctx.mix, n),
     submittedAt: new Date().toISOString(),
     scenario: ctx.scenario(),
@@ -152,7 +162,8 @@ export async function shop(ctx: ShopContext, journey: Journey): Promise<void> {
   const cookies = new CookieJar();
   try {
     ctx.stats.submitted++;
-    if (!(await submit(ctx, journey, cookies))) {
+    const accepted = await submit(ctx, journey, cookies).finally(() => (journey.submitDone = true));
+    if (!accepted) {
       ctx.stats.gaveUp++;
       return;
     }
@@ -182,7 +193,7 @@ async function submit(ctx: ShopContext, journey: Journey, cookies: CookieJar): P
           items: [{ sku: journey.plan.sku, quantity: journey.plan.quantity }],
           paymentMethodId: CARDS.find((c) => c.kind === journey.plan.card)!.paymentMethodId,
         },
-        headers: { 'Idempotency-Key': journey.idempotencyKey },
+        headers: { 'Idempotency-Key': journey.idempotencyKey, 'X-Forwarded-For': journey.clientAddress },
         timeoutMs: 15_000,
       });
       cookies.take(res);
@@ -221,7 +232,7 @@ async function cancel(ctx: ShopContext, journey: Journey, cookies: CookieJar): P
     try {
       const res = await ctx.http.request('POST', `/api/checkouts/${journey.checkoutId!}/cancel`, {
         body: { reason: 'Changed my mind (fault soak)' },
-        headers: cookies.header(),
+        headers: { ...cookies.header(), 'X-Forwarded-For': journey.clientAddress },
         timeoutMs: 15_000,
       });
       answer = res.status;
@@ -292,7 +303,7 @@ async function follow(ctx: ShopContext, journey: Journey, cookies: CookieJar): P
 
 async function readStatus(ctx: ShopContext, journey: Journey, cookies: CookieJar): Promise<void> {
   try {
-    const res = await ctx.http.request<{ status?: string }>('GET', `/api/checkouts/${journey.checkoutId!}`, { headers: cookies.header(), timeoutMs: 10_000 });
+    const res = await ctx.http.request<{ status?: string }>('GET', `/api/checkouts/${journey.checkoutId!}`, { headers: { ...cookies.header(), 'X-Forwarded-For': journey.clientAddress }, timeoutMs: 10_000 });
     if (res.status === 200 && res.body?.status) journey.lastStatus = res.body.status;
   } catch {
     // The next read tries again; the service being away is what the soak is about.
