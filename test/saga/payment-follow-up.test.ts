@@ -75,7 +75,7 @@ describe('following a payment until Stripe says how it ended', () => {
     // Someone with the shop's Stripe key points the intent at another checkout before it is paid.
     await h.emulator.stripe.paymentIntents.update(paymentIntentId, { metadata: { checkoutId: '00000000-0000-4000-8000-000000000000' } });
     await h.emulator.authenticate(paymentIntentId, 'succeed');
-    await handle.signal(paymentEventSignal, { stripeEventId: `evt_${paymentIntentId}`, type: 'payment_intent.succeeded', paymentIntentId, intentStatus: 'succeeded' });
+    await h.deliverPaymentWebhook(input.checkoutId, paymentIntentId);
 
     const result = await h.result(input.checkoutId);
     await recordHistory(handle, 'payment-not-verified');
@@ -175,12 +175,7 @@ describe('following a payment until Stripe says how it ended', () => {
     }
 
     await h.emulator.authenticate(staying.payment.paymentIntentId!, 'succeed');
-    await stayed.handle.signal(paymentEventSignal, {
-      stripeEventId: `evt_${staying.payment.paymentIntentId}`,
-      type: 'payment_intent.succeeded',
-      paymentIntentId: staying.payment.paymentIntentId!,
-      intentStatus: 'succeeded',
-    });
+    await h.deliverPaymentWebhook(stayed.input.checkoutId, staying.payment.paymentIntentId!);
     expect((await h.result(stayed.input.checkoutId)).status).toBe('COMPLETED');
   });
 });

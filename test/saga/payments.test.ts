@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import * as schema from '../../db/schema';
-import { paymentEventSignal, type CheckoutState } from '../../src/workflows/checkout/contract';
+import type { CheckoutState } from '../../src/workflows/checkout/contract';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { recordHistory } from '../support/histories';
 
@@ -17,17 +17,6 @@ describe('payments that do not simply succeed', () => {
     await h?.close();
   });
 
-  /** What POST /webhooks/stripe sends the workflow for an intent, taken from Stripe's own view of it. */
-  async function deliverWebhook(checkoutId: string, paymentIntentId: string) {
-    const intent = await h.emulator.stripe.paymentIntents.retrieve(paymentIntentId);
-    await h.client.workflow.getHandle(`checkout-${checkoutId}`).signal(paymentEventSignal, {
-      stripeEventId: `evt_test_${paymentIntentId}_${intent.status}`,
-      type: intent.status === 'succeeded' ? 'payment_intent.succeeded' : 'payment_intent.payment_failed',
-      paymentIntentId,
-      intentStatus: intent.status,
-      ...(intent.last_payment_error?.message ? { failureMessage: intent.last_payment_error.message } : {}),
-    });
-  }
 
   const awaitingAction = (s: CheckoutState) => s.status === 'REQUIRES_ACTION' && Boolean(s.payment.nextActionUrl);
 
@@ -56,7 +45,7 @@ describe('payments that do not simply succeed', () => {
     expect(waiting.step).toBe('capturePayment');
     expect(waiting.payment.nextActionUrl).toContain('/_emulator/3ds/');
     await h.emulator.authenticate(waiting.payment.paymentIntentId!, 'succeed');
-    await deliverWebhook(input.checkoutId, waiting.payment.paymentIntentId!);
+    await h.deliverPaymentWebhook(input.checkoutId, waiting.payment.paymentIntentId!);
 
     expect((await h.result(input.checkoutId)).status).toBe('COMPLETED');
     await recordHistory(handle, 'three-d-secure-completed');
@@ -69,7 +58,7 @@ describe('payments that do not simply succeed', () => {
 
     const waiting = await h.waitForStatus(input.checkoutId, awaitingAction);
     await h.emulator.authenticate(waiting.payment.paymentIntentId!, 'fail');
-    await deliverWebhook(input.checkoutId, waiting.payment.paymentIntentId!);
+    await h.deliverPaymentWebhook(input.checkoutId, waiting.payment.paymentIntentId!);
 
     expect((await h.result(input.checkoutId)).failure?.code).toBe('PAYMENT_AUTHENTICATION_FAILED');
     expect(await h.stock(sku)).toBe(3);
@@ -112,7 +101,7 @@ describe('payments that do not simply succeed', () => {
     const { input } = await h.startCheckout({ items: [{ sku, quantity: 1 }], paymentMethodId: 'pm_card_processing' });
     const waiting = await h.waitForStatus(input.checkoutId, (s) => s.payment.status === 'processing');
     await h.emulator.settle(waiting.payment.paymentIntentId!, 'fail');
-    await deliverWebhook(input.checkoutId, waiting.payment.paymentIntentId!);
+    await h.deliverPaymentWebhook(input.checkoutId, waiting.payment.paymentIntentId!);
 
     expect((await h.result(input.checkoutId)).failure?.code).toBe('PAYMENT_DECLINED');
     expect(await h.stock(sku)).toBe(3);

@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import { requestRefund } from '../../src/refunds/request-refund';
 import { createStripeEmulator, type RunningStripeEmulator } from '../../src/stripe-emulator/server';
 import { logger } from '../../src/logger';
-import { paymentEventSignal, type CheckoutState } from '../../src/workflows/checkout/contract';
+import type { CheckoutState } from '../../src/workflows/checkout/contract';
 import { StepFaults } from '../support/faults';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { startStripeMock, type StripeMock } from '../stripe-emulator/support';
@@ -53,17 +53,6 @@ describe('Stripe replays a saved 500 to every retry: the payment activities ask 
     await h?.close();
   });
 
-  /** What POST /webhooks/stripe sends the workflow for an intent, taken from Stripe's own view of it. */
-  async function deliverWebhook(checkoutId: string, paymentIntentId: string) {
-    const intent = await h.emulator.stripe.paymentIntents.retrieve(paymentIntentId);
-    await h.client.workflow.getHandle(`checkout-${checkoutId}`).signal(paymentEventSignal, {
-      stripeEventId: `evt_test_${paymentIntentId}_${intent.status}`,
-      type: intent.status === 'succeeded' ? 'payment_intent.succeeded' : 'payment_intent.payment_failed',
-      paymentIntentId,
-      intentStatus: intent.status,
-      ...(intent.last_payment_error?.message ? { failureMessage: intent.last_payment_error.message } : {}),
-    });
-  }
 
   const settledOrParked = (s: CheckoutState) => ['COMPLETED', 'FAILED', 'CANCELLED', 'NEEDS_ATTENTION'].includes(s.status);
 
@@ -142,7 +131,7 @@ describe('Stripe replays a saved 500 to every retry: the payment activities ask 
     expect(refused).toMatchObject({ statusCode: 400, code: 'payment_intent_unexpected_state' });
 
     await h.emulator.settle(paymentIntentId, 'fail');
-    await deliverWebhook(input.checkoutId, paymentIntentId);
+    await h.deliverPaymentWebhook(input.checkoutId, paymentIntentId);
 
     const ended = await h.waitForStatus(input.checkoutId, settledOrParked);
     expect(ended.status).toBe('FAILED');

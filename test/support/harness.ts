@@ -11,6 +11,7 @@ import {
   CHECKOUT_WORKFLOW_TYPE,
   TERMINAL_STATUSES,
   checkoutWorkflowId,
+  paymentEventSignal,
   statusQuery,
   type CheckoutInput,
   type CheckoutResult,
@@ -54,6 +55,8 @@ export interface SagaHarness {
   startCheckout(overrides?: Partial<CheckoutInput>): Promise<{ input: CheckoutInput; handle: WorkflowHandle }>;
   waitForStatus(checkoutId: string, wanted: (s: CheckoutState) => boolean, timeoutMs?: number): Promise<CheckoutState>;
   result(checkoutId: string): Promise<CheckoutResult>;
+  /** What POST /webhooks/stripe sends the saga for an intent, taken from Stripe's own view of it. */
+  deliverPaymentWebhook(checkoutId: string, paymentIntentId: string): Promise<void>;
   events(orderId: string, until: (events: ReceivedEvent[]) => boolean, timeoutMs?: number): Promise<ReceivedEvent[]>;
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
@@ -177,6 +180,17 @@ export async function startSagaHarness(options: HarnessOptions = {}): Promise<Sa
 
     async result(checkoutId) {
       return client.workflow.getHandle(checkoutWorkflowId(checkoutId)).result() as Promise<CheckoutResult>;
+    },
+
+    async deliverPaymentWebhook(checkoutId, paymentIntentId) {
+      const intent = await emulator.stripe.paymentIntents.retrieve(paymentIntentId);
+      await client.workflow.getHandle(checkoutWorkflowId(checkoutId)).signal(paymentEventSignal, {
+        stripeEventId: `evt_test_${paymentIntentId}_${intent.status}`,
+        type: intent.status === 'succeeded' ? 'payment_intent.succeeded' : 'payment_intent.payment_failed',
+        paymentIntentId,
+        intentStatus: intent.status,
+        ...(intent.last_payment_error?.message ? { failureMessage: intent.last_payment_error.message } : {}),
+      });
     },
 
     async events(orderId, until, timeoutMs = 30_000) {
