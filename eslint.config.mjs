@@ -10,7 +10,7 @@ const IO_LIBRARIES = ['stripe', 'kafkajs', 'postgres', 'drizzle-orm', 'pino', 'e
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', '.stack/', 'coverage/', 'test/artifacts/', 'bench/results/', 'bench/faults/results/', '.scratch-*/'],
+    ignores: ['node_modules/', 'dist/', '.stack/', 'coverage/', 'test/artifacts/', 'tools/bench/results/', 'tools/bench/faults/results/', '.scratch-*/'],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,

@@ -45,7 +45,7 @@ export const checkouts = pgTable(
     paymentStatus: text('payment_status'),
     userId: uuid('user_id'),
     compensations: jsonb('compensations').$type<unknown[]>().notNull().default([]),
-    /** SHA-256 of the checkout's secret (src/checkouts/checkout-secret.ts); null for checkouts older than secrets. */
+    /** SHA-256 of the checkout's secret (src/application/checkouts/checkout-secret.ts); null for checkouts older than secrets. */
     secretHash: text('secret_hash'),
     /** Keyed hash of the address that started it (src/api/client-address.ts), never the address: per-client admission counts by it. */
     clientHash: text('client_hash'),

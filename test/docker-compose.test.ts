@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, parseConfig } from '../src/config';
-import { EVENT_TOPIC_RETENTION_MS } from '../src/lib/kafka-topics';
-import { KAFKA_VERSION } from '../src/stack/kafka';
-import { SEARCH_ATTRIBUTES } from '../src/stack/temporal';
+import { EVENT_TOPIC_RETENTION_MS } from '../src/kafka/topics';
+import { KAFKA_VERSION } from '../tools/stack/kafka';
+import { SEARCH_ATTRIBUTES } from '../tools/stack/temporal';
 
 /**
  * docker-compose.yml cannot be started on the build machines (no Docker engine), so this checks it
@@ -76,9 +76,9 @@ describe('docker-compose.yml', () => {
   it('runs entry points that exist', () => {
     expect(commandText(service('api'))).toContain('src/api/main.ts');
     expect(commandText(service('worker'))).toContain('src/workers/main.ts');
-    expect(commandText(service('migrate'))).toContain('src/db/migrate.ts');
+    expect(commandText(service('migrate'))).toContain('db/migrate.ts');
     expect(commandText(service('consumers'))).toContain('src/workers/consumers-main.ts');
-    for (const file of ['src/api/main.ts', 'src/workers/main.ts', 'src/workers/consumers-main.ts', 'src/db/migrate.ts']) expect(existsSync(path.join(ROOT, file))).toBe(true);
+    for (const file of ['src/api/main.ts', 'src/workers/main.ts', 'src/workers/consumers-main.ts', 'db/migrate.ts']) expect(existsSync(path.join(ROOT, file))).toBe(true);
   });
 
   it('publishes the ports of the design: API 3000, Temporal 7233, Temporal Web UI 8233, Kafka 9092', () => {

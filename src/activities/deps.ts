@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
-import type { Database } from '../db/client';
-import type { EventPublisher } from '../events/publisher';
+import type { Database } from '../../db/client';
+import type { EventPublisher } from '../kafka/publisher';
 
 /** The I/O clients activities receive from the worker: one pool, one producer, one Stripe client per process. */
 export interface ActivityDeps {

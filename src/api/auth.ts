@@ -1,7 +1,7 @@
 import type { CookieOptions, Request, RequestHandler, Response } from 'express';
-import { CHECKOUT_SECRET_COOKIE, CHECKOUT_SECRET_COOKIE_MAX_AGE_SECONDS, CHECKOUT_SECRET_HEADER } from '../checkouts/checkout-secret';
-import { AuthenticationRequiredError } from '../checkouts/errors';
-import type { AccessTokenClaims, AccessTokens } from '../sso/access-token';
+import { CHECKOUT_SECRET_COOKIE, CHECKOUT_SECRET_COOKIE_MAX_AGE_SECONDS, CHECKOUT_SECRET_HEADER } from '../application/checkouts/checkout-secret';
+import { AuthenticationRequiredError } from '../application/checkouts/errors';
+import type { AccessTokenClaims, AccessTokens } from '../application/sign-in/access-token';
 
 /** The browser's copy of the access token, set by /sso/callback; HttpOnly so page scripts never see it. */
 export const SESSION_COOKIE = 'checkout_saga_session';

@@ -1,9 +1,9 @@
 import type { Request, RequestHandler } from 'express';
 import { RateLimiterDrizzle, RateLimiterRes } from 'rate-limiter-flexible';
 import { rateLimits } from '../../db/schema';
-import { RateLimitedError } from '../checkouts/errors';
+import { RateLimitedError } from '../application/checkouts/errors';
 import type { Config } from '../config';
-import type { Database } from '../db/client';
+import type { Database } from '../../db/client';
 
 /**
  * Per-client-address request limits. The counters live in PostgreSQL (table `rate_limits`, one row

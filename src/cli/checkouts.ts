@@ -1,9 +1,9 @@
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { orders } from '../../db/schema';
-import type { Database } from '../db/client';
-import { findOrder } from '../refunds/find-order';
-import { formatMoney } from '../refunds/money';
+import type { Database } from '../../db/client';
+import { findOrder } from '../application/refunds/find-order';
+import { formatMoney } from '../money';
 import {
   checkoutWorkflowId,
   searchAttributes,

@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { parseConfig, type Config } from '../config';
-import { connectDatabase, type Database, type DatabaseHandle } from '../db/client';
+import { connectDatabase, type Database, type DatabaseHandle } from '../../db/client';
 import { CliError } from './errors';
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel, Partitioners, type KafkaMessage } from 'kafkajs';
-import { originalRecord, readDeadLetter, type DeadLetter } from '../consumers/dead-letters';
+import { originalRecord, readDeadLetter, type DeadLetter } from '../kafka/consumer/dead-letters';
 import type { CliContext } from './context';
 import { CliError, oneLine } from './errors';
 import { jsonOption } from './options';

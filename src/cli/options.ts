@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { forbiddenCharacter } from '../checkouts/validation';
+import { forbiddenCharacter } from '../application/validation';
 import { CHECKOUT_STATUSES, type CheckoutStatus } from '../workflows/checkout/contract';
 import { REFUND_KEY_PATTERN } from '../workflows/refund/contract';
 

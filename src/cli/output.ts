@@ -1,4 +1,4 @@
-import { forbiddenCharacter } from '../checkouts/validation';
+import { forbiddenCharacter } from '../application/validation';
 
 /**
  * What the CLI prints. Human output is aligned for a terminal; `--json` prints exactly one JSON

@@ -3,7 +3,7 @@ import { z } from 'zod';
 /**
  * The outcome-event contract, spelled once: every event type on `checkout.events` with the zod
  * schema of its `data`. The TypeScript types in contract.ts are inferred from these schemas, the
- * consumers validate with them, and scripts/generate-event-schemas.ts turns them into the JSON
+ * consumers validate with them, and tools/scripts/generate-event-schemas.ts turns them into the JSON
  * Schema files in src/events/json-schema/ for teams that consume the topic in another language.
  * Objects accept unknown keys: a field added later is an additive change that existing consumers
  * ignore, never a reason to dead-letter an event.

@@ -1,10 +1,10 @@
 import type { Config } from '../config';
-import type { Database } from '../db/client';
-import { emailLoginTokenFor, loginUrlFor } from '../sso/tokens';
+import type { Database } from '../../db/client';
+import { emailLoginTokenFor, loginUrlFor } from '../application/sign-in/tokens';
 import type { Logger } from '../logger';
-import { isTransientInfrastructureError } from '../consumers/failures';
-import { CONSUMER_GROUPS } from '../consumers/groups';
-import { createEventConsumer, type EventConsumer } from '../consumers/runtime';
+import { isTransientInfrastructureError } from '../kafka/consumer/failures';
+import { CONSUMER_GROUPS } from '../kafka/consumer/groups';
+import { createEventConsumer, type EventConsumer } from '../kafka/consumer/runtime';
 import type { ConsumerConnection, ConsumerOverrides } from '../read-model/consumer';
 import type { Mailer } from './mailer';
 import { NOTIFIED_EVENT_TYPES, type RenderOptions } from './messages';

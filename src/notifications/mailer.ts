@@ -1,5 +1,5 @@
 import nodemailer from 'nodemailer';
-import { isTransientInfrastructureError } from '../consumers/failures';
+import { isTransientInfrastructureError } from '../kafka/consumer/failures';
 
 /**
  * Mail out through nodemailer over SMTP (`SMTP_URL`). One connection per message: a mail server

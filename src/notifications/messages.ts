@@ -1,4 +1,4 @@
-import type { CheckoutEvent } from '../consumers/decode';
+import type { CheckoutEvent } from '../kafka/consumer/decode';
 import type { CheckoutEventType } from '../events/contract';
 
 /**

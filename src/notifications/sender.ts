@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { RateLimiterDrizzle, RateLimiterRes } from 'rate-limiter-flexible';
-import { failureNoticeThrottle, notifications } from '../../db/read-model-schema';
-import type { EventHandler } from '../consumers/runtime';
-import type { Database } from '../db/client';
+import { failureNoticeThrottle, notifications } from '../../db/notifications-schema';
+import type { EventHandler } from '../kafka/consumer/runtime';
+import type { Database } from '../../db/client';
 import { isTransientSmtpError, messageIdFor, type Mailer } from './mailer';
 import { renderNotification, type RenderOptions } from './messages';
 

@@ -1,7 +1,7 @@
-import type { Database } from '../db/client';
+import type { Database } from '../../db/client';
 import type { Logger } from '../logger';
-import { CONSUMER_GROUPS } from '../consumers/groups';
-import { createEventConsumer, type EventConsumer, type EventConsumerOptions } from '../consumers/runtime';
+import { CONSUMER_GROUPS } from '../kafka/consumer/groups';
+import { createEventConsumer, type EventConsumer, type EventConsumerOptions } from '../kafka/consumer/runtime';
 import { createOrderHistoryProjector, ORDER_HISTORY_EVENT_TYPES } from './projector';
 
 export type ConsumerConnection = Pick<EventConsumerOptions, 'brokers' | 'clientId' | 'topic' | 'dlqTopic'>;

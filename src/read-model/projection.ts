@@ -1,5 +1,5 @@
-import type { OrderHistoryLine, OrderHistoryRefund, OrderHistoryStatusEntry, orderHistoryOrders } from '../../db/read-model-schema';
-import type { CheckoutEvent } from '../consumers/decode';
+import type { OrderHistoryLine, OrderHistoryRefund, OrderHistoryStatusEntry, orderHistoryOrders } from '../../db/order-history-schema';
+import type { CheckoutEvent } from '../kafka/consumer/decode';
 
 /**
  * How one event changes an order's row in the read model: a pure function, so the rules can be read

@@ -1,8 +1,8 @@
 import { eq } from 'drizzle-orm';
-import { orderHistoryOrders, orderHistoryProcessedEvents } from '../../db/read-model-schema';
+import { orderHistoryOrders, orderHistoryProcessedEvents } from '../../db/order-history-schema';
 import { CHECKOUT_EVENT_TYPES } from '../events/contract';
-import type { Database } from '../db/client';
-import type { EventHandler } from '../consumers/runtime';
+import type { Database } from '../../db/client';
+import type { EventHandler } from '../kafka/consumer/runtime';
 import { project } from './projection';
 
 /** The projector acts on every event type: each one is a step in an order's history. */

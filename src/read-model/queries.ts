@@ -1,6 +1,6 @@
 import { desc, sql } from 'drizzle-orm';
-import { orderHistoryOrders, type OrderHistoryFailure, type OrderHistoryLine } from '../../db/read-model-schema';
-import type { Database } from '../db/client';
+import { orderHistoryOrders, type OrderHistoryFailure, type OrderHistoryLine } from '../../db/order-history-schema';
+import type { Database } from '../../db/client';
 
 /** An order as `GET /api/me/orders` shows it: read from the read model only, never from the saga's tables. */
 export interface OrderHistoryView {

@@ -1,7 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type Activities, type ActivityDeps } from '../activities';
 import type { Config } from '../config';
-import { observabilityInterceptor } from '../metrics/activity-interceptor';
+import { observabilityInterceptor } from './activity-interceptor';
 
 interface CheckoutWorkerBaseOptions {
   connection: NativeConnection;

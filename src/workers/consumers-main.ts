@@ -1,7 +1,7 @@
 import { config, ConfigError } from '../config';
-import type { EventConsumer } from '../consumers/runtime';
-import { connectDatabase } from '../db/client';
-import { ensureConfiguredTopics } from '../lib/kafka-topics';
+import type { EventConsumer } from '../kafka/consumer/runtime';
+import { connectDatabase } from '../../db/client';
+import { ensureConfiguredTopics } from '../kafka/topics';
 import { logger } from '../logger';
 import { createNotificationConsumer, notificationSettings } from '../notifications/consumer';
 import { createMailer } from '../notifications/mailer';

@@ -1,6 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import { config, ConfigError } from '../config';
-import { ensureConfiguredTopics } from '../lib/kafka-topics';
+import { ensureConfiguredTopics } from '../kafka/topics';
 import { logger } from '../logger';
 import { createCheckoutWorker, workerOptionsFromConfig, workerTuning } from './checkout-worker';
 import { createWorkerResources } from './resources';

@@ -1,7 +1,7 @@
-import { connectDatabase, type DatabaseHandle } from '../db/client';
+import { connectDatabase, type DatabaseHandle } from '../../db/client';
 import type { Config } from '../config';
-import { createEventPublisher, type EventPublisher } from '../events/publisher';
-import { createStripeClient } from '../payments/stripe-client';
+import { createEventPublisher, type EventPublisher } from '../kafka/publisher';
+import { createStripeClient } from '../stripe/client';
 import type { ActivityDeps } from '../activities';
 
 export interface WorkerResources {

@@ -14,7 +14,7 @@ export function installWorkerRuntime(cfg: Pick<Config, 'HOST' | 'WORKER_METRICS_
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
       // Served by the SDK core at /metrics: task slots, poll latencies, schedule-to-start, workflow
-      // and activity outcomes, plus the checkout counters of src/metrics. On HOST: loopback locally,
+      // and activity outcomes, plus the checkout counters of src/workers/activity-interceptor.ts. On HOST: loopback locally,
       // all interfaces in a container so Prometheus can scrape it; it exposes counts, never payloads.
       ...(cfg.WORKER_METRICS_PORT > 0 ? { metrics: { prometheus: { bindAddress: `${cfg.HOST}:${cfg.WORKER_METRICS_PORT}` } } } : {}),
     },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import * as schema from '../../db/schema';
 import type { ApiDeps } from '../../src/api/app';
-import { countInProgress } from '../../src/checkouts/admission';
+import { countInProgress } from '../../src/application/checkouts/admission';
 import type { Config } from '../../src/config';
 import { anotherClientAddress, requestFrom, startTestApi, startVariantApp, type ApiResponse, type TestApi } from './support';
 

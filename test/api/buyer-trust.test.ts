@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { eq } from 'drizzle-orm';
 import pino from 'pino';
 import * as schema from '../../db/schema';
-import { ssoTokenFor } from '../../src/sso/tokens';
+import { ssoTokenFor } from '../../src/application/sign-in/tokens';
 import { eventually, inbox, startConsumerTestBed, type ConsumerTestBed } from '../consumers/support';
 import { requireStackVar } from '../support/stack-env';
 import { startTestApi, startVariantApp, type StatusView, type TestApi } from './support';

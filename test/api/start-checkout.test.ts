@@ -5,7 +5,7 @@ import { eq } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import * as schema from '../../db/schema';
 import { createReadinessChecker, postgresProbe, temporalProbe } from '../../src/api/readiness';
-import { countInProgress } from '../../src/checkouts/admission';
+import { countInProgress } from '../../src/application/checkouts/admission';
 import { checkoutWorkflowId } from '../../src/workflows/checkout/contract';
 import { startTestApi, startVariantApp, type TestApi } from './support';
 

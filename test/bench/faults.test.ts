@@ -4,9 +4,9 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
-import { startBalancer, type Balancer } from '../../bench/faults/balancer';
-import { differingFields, gatherFacts } from '../../bench/faults/facts';
-import type { SoakProduct } from '../../bench/faults/fault-stack';
+import { startBalancer, type Balancer } from '../../tools/bench/faults/balancer';
+import { differingFields, gatherFacts } from '../../tools/bench/faults/facts';
+import type { SoakProduct } from '../../tools/bench/faults/fault-stack';
 import {
   checkInvariants,
   confirmedOrdersArePaid,
@@ -19,13 +19,13 @@ import {
   rowAgreesWithSaga,
   type CheckoutFacts,
   type SoakFacts,
-} from '../../bench/faults/invariants';
-import { readWholeTopic } from '../../bench/faults/kafka-topic';
-import { observe } from '../../bench/faults/report';
-import { freezeTree, processState, processTree } from '../../bench/faults/process-tree';
-import { createRandom } from '../../bench/faults/random';
-import { CARDS, COMBINATIONS, COVERAGE_EVERY, DEFAULT_MIX, newJourney, newStats, planShopper, shop, type Journey, type ShopContext } from '../../bench/faults/shopper';
-import { createHttpClient } from '../../bench/http-client';
+} from '../../tools/bench/faults/invariants';
+import { readWholeTopic } from '../../tools/bench/faults/kafka-topic';
+import { observe } from '../../tools/bench/faults/report';
+import { freezeTree, processState, processTree } from '../../tools/bench/faults/process-tree';
+import { createRandom } from '../../tools/bench/faults/random';
+import { CARDS, COMBINATIONS, COVERAGE_EVERY, DEFAULT_MIX, newJourney, newStats, planShopper, shop, type Journey, type ShopContext } from '../../tools/bench/faults/shopper';
+import { createHttpClient } from '../../tools/bench/http-client';
 import { startTestApi, type TestApi } from '../api/support';
 
 /**

@@ -1,5 +1,5 @@
-import type { EventHandler } from '../../src/consumers/runtime';
-import type { DeadLetter } from '../../src/consumers/dead-letters';
+import type { EventHandler } from '../../src/kafka/consumer/runtime';
+import type { DeadLetter } from '../../src/kafka/consumer/dead-letters';
 import { completedOrderStory, eventually, orderRow, processedEvents, publishAll, runCli, startConsumerTestBed, type ConsumerTestBed } from './support';
 
 describe('dead letters: a message that cannot be processed goes to the DLQ and the partition flows on', () => {

@@ -4,8 +4,8 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents';
 import { ConfigResourceTypes, Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import { JSON_SCHEMA_DIR, renderEventJsonSchemaFiles } from '../../scripts/generate-event-schemas';
-import { decodeEnvelope, UndecodableMessage, validateEvent } from '../../src/consumers/decode';
+import { JSON_SCHEMA_DIR, renderEventJsonSchemaFiles } from '../../tools/scripts/generate-event-schemas';
+import { decodeEnvelope, UndecodableMessage, validateEvent } from '../../src/kafka/consumer/decode';
 import { CHECKOUT_EVENT_TYPES, type OutcomeEvent } from '../../src/events/contract';
 import { readTopic, completedOrderStory, publishAll, startConsumerTestBed, type ConsumerTestBed } from './support';
 
@@ -22,7 +22,7 @@ function otherOutcomes(orderId: string, checkoutId: string, email: string): Outc
 }
 
 describe('the event contract: one zod schema per type, JSON Schema generated from it, the CloudEvents Kafka binding on both sides', () => {
-  it('keeps src/events/json-schema/ exactly as scripts/generate-event-schemas.ts writes it (run it after changing a schema)', () => {
+  it('keeps src/events/json-schema/ exactly as tools/scripts/generate-event-schemas.ts writes it (run it after changing a schema)', () => {
     const expected = renderEventJsonSchemaFiles();
     const committed = readdirSync(JSON_SCHEMA_DIR).filter((f) => f.endsWith('.json'));
     expect(committed.sort()).toEqual(Object.keys(expected).sort());

@@ -1,5 +1,5 @@
-import type { CheckoutEvent } from '../../src/consumers/decode';
-import { createEventConsumer, type EventConsumer } from '../../src/consumers/runtime';
+import type { CheckoutEvent } from '../../src/kafka/consumer/decode';
+import { createEventConsumer, type EventConsumer } from '../../src/kafka/consumer/runtime';
 import { CHECKOUT_EVENT_TYPES } from '../../src/events/contract';
 import { logger } from '../../src/logger';
 import { startSagaHarness, type SagaHarness } from '../support/harness';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { messageIdFor } from '../../src/notifications/mailer';
-import { pickFreePort, startMailCatcher, type MailCatcherHandle } from '../../src/stack';
+import { pickFreePort, startMailCatcher, type MailCatcherHandle } from '../../tools/stack';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { requireStackVar } from '../support/stack-env';
 import { json, runCli } from '../ops/support';

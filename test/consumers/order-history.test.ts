@@ -1,5 +1,5 @@
 import { project, type OrderHistoryWrite } from '../../src/read-model/projection';
-import type { CheckoutEvent } from '../../src/consumers/decode';
+import type { CheckoutEvent } from '../../src/kafka/consumer/decode';
 import type { OutcomeEvent } from '../../src/events/contract';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { completedOrderStory, eventually, orderRow, processedEvents, publishAll, startConsumerTestBed, stillAfter, type ConsumerTestBed } from './support';

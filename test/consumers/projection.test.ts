@@ -1,4 +1,4 @@
-import type { CheckoutEvent } from '../../src/consumers/decode';
+import type { CheckoutEvent } from '../../src/kafka/consumer/decode';
 import type { OutcomeEvent } from '../../src/events/contract';
 import { project, type OrderHistoryWrite } from '../../src/read-model/projection';
 import { completedOrderStory } from './support';

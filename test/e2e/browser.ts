@@ -8,11 +8,11 @@ export const ARTIFACTS_DIR = path.resolve(__dirname, '../artifacts');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 /**
- * The stack's Chromium when it provides one (src/stack/chromium.ts), else Debian's package. Loaded
+ * The stack's Chromium when it provides one (tools/stack/chromium.ts), else Debian's package. Loaded
  * at run time so these tests do not depend on that module existing at compile time.
  */
 async function chromiumPath(): Promise<string> {
-  const stackModule = path.resolve(__dirname, '../../src/stack/chromium.ts');
+  const stackModule = path.resolve(__dirname, '../../tools/stack/chromium.ts');
   if (existsSync(stackModule)) {
     const { ensureChromium } = (await import(stackModule)) as { ensureChromium?: () => Promise<string | { executablePath: string }> };
     if (ensureChromium) {

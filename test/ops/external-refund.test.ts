@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import * as schema from '../../db/schema';
 import { logger } from '../../src/logger';
-import { createChargeEventHandler } from '../../src/refunds/charge-events';
+import { createChargeEventHandler } from '../../src/application/refunds/charge-events';
 import {
   EXTERNAL_REFUND_WORKFLOW_TYPE,
   externalRefundKey,

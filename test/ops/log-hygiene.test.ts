@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { inArray } from 'drizzle-orm';
-import { notifications, orderHistoryOrders } from '../../db/read-model-schema';
+import { notifications } from '../../db/notifications-schema';
+import { orderHistoryOrders } from '../../db/order-history-schema';
 import * as schema from '../../db/schema';
-import { ensureTopics } from '../../src/lib/kafka-topics';
+import { ensureTopics } from '../../src/kafka/topics';
 import { createLogger } from '../../src/logger';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { freePort, startServiceProcess, type ServiceProcess } from '../support/service-process';

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pickFreePort } from '../../src/stack/processes';
-import { startKafka, type KafkaHandle } from '../../src/stack/kafka';
+import { pickFreePort } from '../../tools/stack/processes';
+import { startKafka, type KafkaHandle } from '../../tools/stack/kafka';
 import { startSagaHarness, sleep, stackEnv, type SagaHarness } from '../support/harness';
 
 const REPO = path.resolve(__dirname, '../..');

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import * as schema from '../../db/schema';
-import { hashToken, ssoTokenFor } from '../../src/sso/tokens';
+import { hashToken, ssoTokenFor } from '../../src/application/sign-in/tokens';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { recordHistory, searchableHistory } from '../support/histories';
 

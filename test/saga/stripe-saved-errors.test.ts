@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
-import { requestRefund } from '../../src/refunds/request-refund';
-import { createStripeEmulator, type RunningStripeEmulator } from '../../src/stripe-emulator/server';
+import { requestRefund } from '../../src/application/refunds/request-refund';
+import { createStripeEmulator, type RunningStripeEmulator } from '../../tools/stripe-emulator/server';
 import { logger } from '../../src/logger';
 import type { CheckoutState } from '../../src/workflows/checkout/contract';
 import { StepFaults } from '../support/faults';

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { startStack } from '../../src/stack';
-import { formatDuration, progress } from '../../src/stack/progress';
-import { stopOnSignals } from '../../src/stack/shutdown';
+import { startStack } from '../../tools/stack';
+import { formatDuration, progress } from '../../tools/stack/progress';
+import { stopOnSignals } from '../../tools/stack/shutdown';
 import { holdStack } from './stack-holder';
 
 /**

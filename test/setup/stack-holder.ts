@@ -1,4 +1,4 @@
-import type { Stack } from '../../src/stack';
+import type { Stack } from '../../tools/stack';
 
 /**
  * Where global-teardown.ts finds the stack global-setup.ts started: both run in jest's main process

@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { pickFreePort, runningProcesses, startKafka, startStack, type Stack } from '../../src/stack';
+import { pickFreePort, runningProcesses, startKafka, startStack, type Stack } from '../../tools/stack';
 
 /** Every live process whose parent chain leads to `root` (PostgreSQL's backends, a JVM's helpers). */
 function processTree(root: number): number[] {

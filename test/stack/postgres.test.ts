@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
-import { applyMigrations, MIGRATIONS_FOLDER } from '../../src/db/migrate';
+import { applyMigrations, MIGRATIONS_FOLDER } from '../../db/migrate';
 import { stackEnv } from '../support/stack-env';
 
 /** Same server as DATABASE_URL, maintenance database: where test databases are created and dropped. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CONFIG_VARIABLES } from '../../src/config';
-import { DEV_PORTS } from '../../src/stack';
+import { DEV_PORTS } from '../../tools/stack';
 
 /** The README is the contract with whoever clones the repo; these keep it from drifting from the code. */
 const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');

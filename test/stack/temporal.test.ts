@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { SEARCH_ATTRIBUTES } from '../../src/stack/temporal';
+import { SEARCH_ATTRIBUTES } from '../../tools/stack/temporal';
 import * as activities from '../fixtures/activities';
 import { roundTripWorkflow } from '../fixtures/workflows';
 import { requireStackVar, stackEnv } from '../support/stack-env';

@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Stripe from 'stripe';
 import { logger } from '../../src/logger';
-import { cacheDir } from '../../src/stack/cache';
-import { createStripeEmulator, type RunningStripeEmulator, type StripeEmulatorOptions } from '../../src/stripe-emulator/server';
+import { cacheDir } from '../../tools/stack/cache';
+import { createStripeEmulator, type RunningStripeEmulator, type StripeEmulatorOptions } from '../../tools/stripe-emulator/server';
 
 /** Helpers shared by the emulator's tests: a real stripe-mock, an emulator on port 0, the real SDK, a webhook receiver. */
 

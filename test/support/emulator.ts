@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
-import { createStripeClient } from '../../src/payments/stripe-client';
+import { createStripeClient } from '../../src/stripe/client';
 
-/** A fault for `POST /_emulator/faults`; src/stripe-emulator/README.md ("Faults") says what each does. */
+/** A fault for `POST /_emulator/faults`; tools/stripe-emulator/README.md ("Faults") says what each does. */
 export interface Fault {
   status?: 429 | 500 | 502 | 503;
   code?: 'rate_limit' | 'lock_timeout';

@@ -5,8 +5,8 @@ import { eq, inArray } from 'drizzle-orm';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import * as schema from '../../db/schema';
 import { parseConfig, type Config } from '../../src/config';
-import { checkoutStartOptions } from '../../src/checkouts/start';
-import { connectDatabase, type DatabaseHandle } from '../../src/db/client';
+import { checkoutStartOptions } from '../../src/application/checkouts/start';
+import { connectDatabase, type DatabaseHandle } from '../../db/client';
 import {
   CHECKOUT_WORKFLOW_TYPE,
   TERMINAL_STATUSES,

@@ -1,4 +1,4 @@
-import type { StackEnv } from '../../src/stack';
+import type { StackEnv } from '../../tools/stack';
 
 /**
  * The local stack's environment, as test/setup/global-setup.ts put it into process.env. A test run

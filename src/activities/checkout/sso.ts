@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
 import { ssoTokens, users, type SsoDelivery } from '../../../db/schema';
-import { emailLoginTokenFor, hashToken, ssoTokenFor } from '../../sso/tokens';
+import { emailLoginTokenFor, hashToken, ssoTokenFor } from '../../application/sign-in/tokens';
 import type { ActivityDeps } from '../deps';
 
 export function createSsoActivities({ db, sso }: Pick<ActivityDeps, 'db' | 'sso'>) {

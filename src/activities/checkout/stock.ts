@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { checkouts, orderLines, orders, products, reservations } from '../../../db/schema';
-import { returnOrderLinesToStock } from '../../db/stock';
+import { returnOrderLinesToStock } from '../order-lines';
 import type { ActivityDeps } from '../deps';
 import { FailureCode, type CheckoutItem } from '../../workflows/checkout/contract';
 import type { EventLine } from '../../events/contract';

@@ -1,9 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { orders, payments, refunds } from '../../../db/schema';
-import type { Database } from '../../db/client';
+import type { Database } from '../../../db/client';
 import type { ActivityDeps } from '../deps';
-import { formatMoney } from '../../refunds/money';
+import { formatMoney } from '../../money';
 import {
   REFUNDABLE_ORDER_STATUSES,
   RefundFailureCode,

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import { reservations } from '../../../db/schema';
-import { returnOrderLinesToStock } from '../../db/stock';
+import { returnOrderLinesToStock } from '../order-lines';
 import type { ActivityDeps } from '../deps';
 
 export interface ReturnStockResult {

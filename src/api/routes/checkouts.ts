@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
-import { cancelCheckout } from '../../checkouts/cancel';
-import { assertBuyerOf, CHECKOUT_SECRET_COOKIE } from '../../checkouts/checkout-secret';
-import { CheckoutNotFoundError, CheckoutsBusyError, InvalidInputError, type FieldError } from '../../checkouts/errors';
+import { cancelCheckout } from '../../application/checkouts/cancel';
+import { assertBuyerOf, CHECKOUT_SECRET_COOKIE } from '../../application/checkouts/checkout-secret';
+import { CheckoutNotFoundError, CheckoutsBusyError, InvalidInputError, type FieldError } from '../../application/checkouts/errors';
 import {
   cancelCheckoutSchema,
   checkoutIdSchema,
@@ -9,10 +9,10 @@ import {
   startCheckoutSchema,
   statusQuerySchema,
   type StartCheckoutRequest,
-} from '../../checkouts/schemas';
-import { startCheckout } from '../../checkouts/start';
-import { getCheckoutStatus } from '../../checkouts/status';
-import { parseInput, toFieldErrors } from '../../checkouts/validation';
+} from '../../application/checkouts/schemas';
+import { startCheckout } from '../../application/checkouts/start';
+import { getCheckoutStatus } from '../../application/checkouts/status';
+import { parseInput, toFieldErrors } from '../../application/validation';
 import { checkoutSecretCookieOptions, presentedCheckoutSecrets } from '../auth';
 import type { ApiContext } from './context';
 

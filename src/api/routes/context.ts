@@ -1,6 +1,6 @@
 import type { Request } from 'express';
-import type { CheckoutDeps } from '../../checkouts/deps';
-import type { AccessTokens } from '../../sso/access-token';
+import type { CheckoutDeps } from '../../application/checkouts/deps';
+import type { AccessTokens } from '../../application/sign-in/access-token';
 import type { ApiDeps } from '../app';
 import type { ApiMetrics } from '../metrics';
 import type { RateLimits } from '../rate-limits';

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { listProducts } from '../../checkouts/products';
+import { listProducts } from '../../application/checkouts/products';
 import { usesStripeEmulator } from '../../config';
 import type { ApiContext } from './context';
 

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { Router } from 'express';
 import { z } from 'zod';
-import { InvalidLoginTokenError } from '../../checkouts/errors';
-import { loginTokenSchema } from '../../checkouts/schemas';
-import { parseInput } from '../../checkouts/validation';
-import { redeemSsoToken } from '../../sso/redeem';
+import { InvalidLoginTokenError } from '../../application/checkouts/errors';
+import { loginTokenSchema } from '../../application/checkouts/schemas';
+import { parseInput } from '../../application/validation';
+import { redeemSsoToken } from '../../application/sign-in/redeem';
 import { SESSION_COOKIE, sessionCookieOptions } from '../auth';
 import type { ApiContext } from './context';
 import { PAGE_DIR } from './page';

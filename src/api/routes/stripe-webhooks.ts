@@ -1,5 +1,5 @@
 import express, { Router } from 'express';
-import { handleStripeWebhook } from '../../payments/webhooks';
+import { handleStripeWebhook } from '../../application/payments/stripe-webhooks';
 import type { ApiContext } from './context';
 
 /** Stripe events are far below this; it only bounds what an unauthenticated sender can make us hash. */

@@ -4,7 +4,7 @@ import { checkouts } from '../../../db/schema';
 import type { CliContext } from '../context';
 import { formatTime, table, type Io } from '../output';
 import { jsonOption, parseEmail, parseStatus, positiveInteger } from '../options';
-import { formatMoney } from '../../refunds/money';
+import { formatMoney } from '../../money';
 import {
   CHECKOUT_STATUSES,
   CHECKOUT_WORKFLOW_TYPE,

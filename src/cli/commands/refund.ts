@@ -3,10 +3,10 @@ import type { CliContext } from '../context';
 import { CliError } from '../errors';
 import { fields, type Io } from '../output';
 import { jsonOption, parseCents, parseCheckoutReference, parseReason, parseRefundKey, timeoutOption } from '../options';
-import { findOrder } from '../../refunds/find-order';
-import { formatMoney } from '../../refunds/money';
-import { deriveRefundKey } from '../../refunds/refund-key';
-import { RefundRefusedError, RefundStillRunningError, requestRefund } from '../../refunds/request-refund';
+import { findOrder } from '../../application/refunds/find-order';
+import { formatMoney } from '../../money';
+import { deriveRefundKey } from '../../application/refunds/refund-key';
+import { RefundRefusedError, RefundStillRunningError, requestRefund } from '../../application/refunds/request-refund';
 
 export function refundCommand(ctx: CliContext, io: Io): Command {
   return new Command('refund')

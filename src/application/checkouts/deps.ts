@@ -1,0 +1,42 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../../config';
+import type { Database } from '../../../db/client';
+import type { Logger } from '../../logger';
+import type { Admission } from './admission';
+import type { BuyerPresence } from './buyer-presence';
+import type { SagaTimingVariable } from './saga-timings';
+
+/** How long the API waits on Temporal before it answers from PostgreSQL or with a 503. */
+export interface CheckoutTimeouts {
+  /** Starting a workflow: long enough for a busy frontend, short enough that a client sees 503 and retries. */
+  startWorkflowMs: number;
+  /** A status query: a worker answers in milliseconds; beyond this, PostgreSQL answers instead. */
+  statusQueryMs: number;
+  /** The cancel update waits for a worker to run its validator. */
+  cancelUpdateMs: number;
+  /** Long-poll cadence: cheap for the worker, quick enough for the live view to feel immediate. */
+  pollIntervalMs: number;
+}
+
+export const DEFAULT_CHECKOUT_TIMEOUTS: CheckoutTimeouts = {
+  startWorkflowMs: 5_000,
+  statusQueryMs: 1_500,
+  cancelUpdateMs: 10_000,
+  pollIntervalMs: 150,
+};
+
+export interface CheckoutDeps {
+  db: Database;
+  temporal: Client;
+  config: Pick<
+    Config,
+    'TEMPORAL_TASK_QUEUE' | SagaTimingVariable | 'APP_URL' | 'SSO_SECRET' | 'MAX_UNITS_PER_SKU'
+  >;
+  /** The request's logger, so every line carries its request id. */
+  logger: Logger;
+  timeouts: CheckoutTimeouts;
+  /** Refuses new checkouts while too many are in progress; without it every checkout is admitted. */
+  admission?: Admission;
+  /** Keeps a 3-D Secure checkout alive while its buyer reads its status; without it none is signalled. */
+  buyerPresence?: BuyerPresence;
+}

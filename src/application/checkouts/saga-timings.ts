@@ -1,0 +1,28 @@
+import type { Config } from '../../config';
+import type { CheckoutInput } from '../../workflows/checkout/contract';
+
+export type SagaTimingVariable =
+  | 'PAYMENT_ACTION_TIMEOUT_MS'
+  | 'PAYMENT_ABANDON_AFTER_MS'
+  | 'PAYMENT_SETTLEMENT_HORIZON_MS'
+  | 'PAYMENT_RECONCILE_INTERVAL_MS'
+  | 'COMPENSATION_RETRY_WINDOW_MS';
+
+export type SagaTimings = Pick<
+  CheckoutInput,
+  'paymentActionTimeoutMs' | 'paymentAbandonAfterMs' | 'paymentSettlementHorizonMs' | 'paymentReconcileIntervalMs' | 'compensationRetryWindowMs'
+>;
+
+/**
+ * The saga's clocks, taken from the configuration when a checkout starts and carried in its input:
+ * a running checkout keeps the timings it started with, whatever a later deploy configures.
+ */
+export function sagaTimings(config: Pick<Config, SagaTimingVariable>): SagaTimings {
+  return {
+    paymentActionTimeoutMs: config.PAYMENT_ACTION_TIMEOUT_MS,
+    ...(config.PAYMENT_ABANDON_AFTER_MS > 0 ? { paymentAbandonAfterMs: config.PAYMENT_ABANDON_AFTER_MS } : {}),
+    paymentSettlementHorizonMs: config.PAYMENT_SETTLEMENT_HORIZON_MS,
+    paymentReconcileIntervalMs: config.PAYMENT_RECONCILE_INTERVAL_MS,
+    compensationRetryWindowMs: config.COMPENSATION_RETRY_WINDOW_MS,
+  };
+}

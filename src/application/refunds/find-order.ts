@@ -1,0 +1,18 @@
+import { eq, or } from 'drizzle-orm';
+import { orders } from '../../../db/schema';
+import type { Database } from '../../../db/client';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export type OrderRow = typeof orders.$inferSelect;
+
+/**
+ * An operator holds whichever id the customer or the Web UI gave them: the order's or its
+ * checkout's. Both are UUIDs and never collide, so one lookup answers either.
+ */
+export async function findOrder(db: Database, orderOrCheckoutId: string): Promise<OrderRow | undefined> {
+  if (!UUID.test(orderOrCheckoutId)) return undefined;
+  const id = orderOrCheckoutId.toLowerCase();
+  const [order] = await db.select().from(orders).where(or(eq(orders.id, id), eq(orders.checkoutId, id)));
+  return order;
+}
