@@ -13,7 +13,7 @@ import { assertPortFree, startProcess, StackError, stopStaleProcess, waitUntilHe
  */
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
-export const STRIPE_EMULATOR_ENTRY = path.join(REPO_ROOT, 'src', 'stripe-emulator', 'main.ts');
+export const STRIPE_EMULATOR_ENTRY = path.join(REPO_ROOT, 'tools', 'stripe-emulator', 'main.ts');
 
 export function stripeEmulatorAvailable(): boolean {
   return existsSync(STRIPE_EMULATOR_ENTRY);
