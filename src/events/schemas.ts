@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EVENT_SOURCE, EVENT_SPEC_VERSION } from './outcome-events';
 
 /**
  * The outcome-event contract, spelled once: every event type on `checkout.events` with the zod
@@ -9,8 +10,7 @@ import { z } from 'zod';
  * ignore, never a reason to dead-letter an event.
  */
 
-export const EVENT_SOURCE = 'urn:checkout-saga';
-export const EVENT_SPEC_VERSION = '1.0';
+export { EVENT_SOURCE, EVENT_SPEC_VERSION } from './outcome-events';
 
 const uuid = z.uuid();
 const minor = z.number().int().nonnegative().describe('Amount in minor units of `currency` (cents for EUR, yen for JPY)');

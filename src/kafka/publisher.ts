@@ -1,6 +1,7 @@
 import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { EVENT_SOURCE, type OutcomeEvent } from '../events/contract';
+import type { OutcomeEvent } from '../events/contract';
+import { cloudEventAttributes } from '../events/outcome-events';
 
 export interface EventPublisher {
   publish(event: OutcomeEvent, time?: Date): Promise<void>;
@@ -37,17 +38,7 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
   return {
     async publish(event, time = new Date()) {
       await connected();
-      const cloudEvent = new CloudEvent({
-        specversion: '1.0',
-        id: event.id,
-        source: EVENT_SOURCE,
-        type: event.type,
-        subject: event.data.orderId,
-        time: time.toISOString(),
-        datacontenttype: 'application/json',
-        partitionkey: event.data.orderId,
-        data: event.data,
-      });
+      const cloudEvent = new CloudEvent({ ...cloudEventAttributes(event, time.toISOString()) });
       const message = KafkaBinding.structured(cloudEvent);
       await producer.send({
         topic: opts.topic,

@@ -3,10 +3,13 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import { orders, payments, refunds } from '../../../db/schema';
 import type { Database } from '../../../db/client';
 import type { ActivityDeps } from '../deps';
+import { OrderEvents } from '../../events/outcome-events';
 import { formatMoney } from '../../money';
 import {
   REFUNDABLE_ORDER_STATUSES,
   RefundFailureCode,
+  refundedEventFields,
+  refundEventId,
   type RefundInput,
   type RefundSource,
   type SettledRefund,
@@ -185,7 +188,13 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
           );
         }
         const fully = refundedTotal === order.amountMinor;
-        const sequence = order.lastEventSequence + 1;
+        // Numbered by the same builder the saga numbers its events with, after the order's last one.
+        const announced = new OrderEvents({ orderId: order.id, checkoutId: order.checkoutId, customerEmail: order.customerEmail }, order.lastEventSequence).next(
+          'payment.refunded',
+          refundEventId(input.refundKey),
+          refundedEventFields({ ...input, totalRefunded: refundedTotal, orderAmount: order.amountMinor }),
+        );
+        const sequence = announced.data.sequence;
         const now = new Date();
         await tx
           .update(orders)

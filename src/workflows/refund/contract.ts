@@ -1,3 +1,6 @@
+import type { OutcomeEvent } from '../../events/contract';
+import { outcomeEventId, recordedEvent, type EventFields } from '../../events/outcome-events';
+
 /**
  * The RefundWorkflow contract: ids, input, result and refusal codes shared by the CLI, the webhook
  * handler, the worker and the workflow. Types and pure functions only: it runs in the workflow sandbox.
@@ -15,7 +18,7 @@ export const refundIdempotencyKey = (refundKey: string): string => `refund-${ref
 /** Refund key of a refund made outside the service (Stripe dashboard, a bank), keyed by its Stripe id. */
 export const externalRefundKey = (stripeRefundId: string): string => `stripe-${stripeRefundId}`;
 /** CloudEvent id of the refund's `payment.refunded`: a re-sent publish is a duplicate consumers drop. */
-export const refundEventId = (refundKey: string): string => `${refundWorkflowId(refundKey)}:payment.refunded`;
+export const refundEventId = (refundKey: string): string => outcomeEventId(refundWorkflowId(refundKey), 'payment.refunded');
 
 /** Refund keys end up in workflow ids, Stripe idempotency keys and event ids: keep them plain. */
 export const REFUND_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,119}$/;
@@ -91,4 +94,23 @@ export interface ExternalRefundResult {
   recorded: SettledRefund[];
   /** Why nothing was done, when nothing was (e.g. the payment belongs to no completed order). */
   ignored?: string;
+}
+
+/** What `payment.refunded` says of a refund, whether the ledger is numbering it or it is being sent. */
+export function refundedEventFields(refund: Pick<SettledRefund, 'paymentIntentId' | 'stripeRefundId' | 'amount' | 'currency' | 'totalRefunded' | 'orderAmount' | 'reason'>): EventFields<'payment.refunded'> {
+  return {
+    paymentIntentId: refund.paymentIntentId,
+    refundId: refund.stripeRefundId,
+    amount: refund.amount,
+    currency: refund.currency,
+    totalRefunded: refund.totalRefunded,
+    orderAmount: refund.orderAmount,
+    ...(refund.reason ? { reason: refund.reason } : {}),
+  };
+}
+
+/** The `payment.refunded` of a recorded refund, with the sequence the ledger gave it: the same event however often it is sent. */
+export function refundedEvent(refund: SettledRefund): OutcomeEvent<'payment.refunded'> {
+  const subject = { orderId: refund.orderId, checkoutId: refund.checkoutId, customerEmail: refund.customerEmail };
+  return recordedEvent(subject, refund.eventSequence, 'payment.refunded', refundEventId(refund.refundKey), refundedEventFields(refund));
 }

@@ -1,7 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import { afterMoneyMoved, publishEvent } from './activity-options';
-import { refundEventId, type SettledRefund } from './contract';
+import { refundedEvent, type SettledRefund } from './contract';
 
 const books = proxyActivities<Activities>(afterMoneyMoved);
 const kafka = proxyActivities<Activities>(publishEvent);
@@ -18,25 +18,6 @@ export async function settleRefund(refund: SettledRefund): Promise<boolean> {
     const { outcome } = await books.returnRefundedStock({ orderId: refund.orderId });
     stockReturned = outcome !== 'nothing_to_return';
   }
-  await kafka.publishEvent({
-    event: {
-      id: refundEventId(refund.refundKey),
-      type: 'payment.refunded',
-      data: {
-        orderId: refund.orderId,
-        checkoutId: refund.checkoutId,
-        customerEmail: refund.customerEmail,
-        sequence: refund.eventSequence,
-        paymentIntentId: refund.paymentIntentId,
-        refundId: refund.stripeRefundId,
-        amount: refund.amount,
-        currency: refund.currency,
-        totalRefunded: refund.totalRefunded,
-        orderAmount: refund.orderAmount,
-        ...(refund.reason ? { reason: refund.reason } : {}),
-      },
-    },
-    time: refund.settledAt,
-  });
+  await kafka.publishEvent({ event: refundedEvent(refund), time: refund.settledAt });
   return stockReturned;
 }
