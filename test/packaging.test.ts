@@ -21,9 +21,11 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+/** Import and export statements, side-effect imports, require() and import(): not words in comments. */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/(?:from|import|require)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+  const patterns = [/^\s*(?:import|export)\b[^;]*?\bfrom\s+['"]([^'"]+)['"]/gm, /^\s*import\s+['"]([^'"]+)['"]/gm, /\b(?:require|import)\(\s*['"]([^'"]+)['"]\s*\)/g];
+  return patterns.flatMap((pattern) => [...text.matchAll(pattern)].map((m) => m[1]!));
 }
 
 const productImports = PRODUCT_DIRS.flatMap((dir) => sourceFiles(path.join(ROOT, dir))).flatMap((file) => importsOf(file).map((spec) => ({ file, spec })));
