@@ -46,6 +46,16 @@ describe('Stripe emulator: validation by stripe-mock', () => {
     expect((await suite.emulator.stripe.paymentIntents.retrieve(intent.id)).status).toBe('requires_confirmation');
   });
 
+  it('a capture with a non-numeric amount is refused by stripe-mock and the authorization stays whole', async () => {
+    const intent = await suite.emulator.stripe.paymentIntents.create({ ...valid(newCheckoutId()), capture_method: 'manual', confirm: true });
+
+    const error = await rejectionOf(suite.emulator.stripe.paymentIntents.capture(intent.id, { amount_to_capture: 'all' as unknown as number }));
+
+    expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(error.message).toMatch(/^\[stripe-mock\] .*amount_to_capture/);
+    expect(await suite.emulator.stripe.paymentIntents.retrieve(intent.id)).toMatchObject({ status: 'requires_capture', amount_capturable: 1000 });
+  });
+
   it('the SDK creates a PaymentIntent on stripe-mock directly', async () => {
     const { hostname, port } = new URL(suite.stripeMock.url);
     const direct = new Stripe('sk_test_123', { host: hostname, port: Number(port), protocol: 'http', maxNetworkRetries: 0, telemetry: false });

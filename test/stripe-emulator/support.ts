@@ -67,8 +67,11 @@ export interface TestEmulator extends RunningStripeEmulator {
 }
 
 export interface EmulatorState {
-  paymentIntents: Array<Stripe.PaymentIntent & { charges: Stripe.Charge[]; refunds: Stripe.Refund[] }>;
+  paymentIntents: Array<Stripe.PaymentIntent & { charges: Stripe.Charge[]; refunds: Stripe.Refund[]; disputes: Stripe.Dispute[] }>;
+  /** Charges that succeeded per intent: an authorization not captured yet counts too. */
   successfulCharges: Record<string, number>;
+  /** Charges whose money was taken per intent (captured, at once or later). */
+  capturedCharges: Record<string, number>;
   requests: Array<{ method: string; path: string; idempotencyKey: string | null; status: number; replayed: boolean; fault: string | null }>;
 }
 

@@ -13,9 +13,27 @@ export interface Fault {
   rolledBack?: boolean;
 }
 
+/** Money moved for one checkout, as Stripe sees it (minor units). */
+export interface CheckoutMoney {
+  /** Taken from the buyer: `amount_received` of every intent (captured, at once or later). */
+  captured: number;
+  /** Given back by refunds of captured money. */
+  refunded: number;
+  /** Authorizations given back without ever being captured (void, expiry, the rest of a partial capture): no money moved. */
+  released: number;
+  /** Still held on the buyer's card, waiting for a capture (`amount_capturable`). */
+  authorized: number;
+  /** Taken back by the buyer's bank through disputes that were lost. */
+  chargedBack: number;
+  /** Intents that took money. */
+  charges: number;
+  intents: Stripe.PaymentIntent[];
+}
+
 /**
  * What a test needs from the Stripe emulator: the real SDK for what Stripe itself would tell us
- * (intents by checkout, refunds), and the emulator's test endpoints for faults and 3-D Secure.
+ * (intents by checkout, refunds, disputes), and the emulator's test endpoints for faults, 3-D Secure,
+ * expiring authorizations and disputes (tools/stripe-emulator/README.md, "Test endpoints").
  */
 export class EmulatorClient {
   readonly stripe: Stripe;
@@ -36,18 +54,28 @@ export class EmulatorClient {
     return (await this.stripe.refunds.list({ payment_intent: paymentIntentId, limit: 100 })).data;
   }
 
+  async disputesFor(paymentIntentId: string): Promise<Stripe.Dispute[]> {
+    return (await this.stripe.disputes.list({ payment_intent: paymentIntentId, limit: 100 })).data;
+  }
+
   /** Money moved for one checkout, as Stripe sees it. */
-  async moneyFor(checkoutId: string): Promise<{ captured: number; refunded: number; charges: number; intents: Stripe.PaymentIntent[] }> {
+  async moneyFor(checkoutId: string): Promise<CheckoutMoney> {
     const intents = await this.intentsFor(checkoutId);
-    let captured = 0;
-    let refunded = 0;
-    let charges = 0;
+    const money: CheckoutMoney = { captured: 0, refunded: 0, released: 0, authorized: 0, chargedBack: 0, charges: 0, intents };
     for (const intent of intents) {
-      if (intent.amount_received > 0) charges += 1;
-      captured += intent.amount_received;
-      for (const refund of await this.refundsFor(intent.id)) refunded += refund.amount;
+      if (intent.amount_received > 0) money.charges += 1;
+      money.captured += intent.amount_received;
+      money.authorized += intent.amount_capturable;
+      for (const refund of await this.refundsFor(intent.id)) {
+        // Stripe records the release of an uncaptured authorization as a refund without a balance transaction.
+        if (refund.balance_transaction === null) money.released += refund.amount;
+        else money.refunded += refund.amount;
+      }
+      for (const dispute of await this.disputesFor(intent.id)) {
+        if (dispute.status === 'lost') money.chargedBack += dispute.amount;
+      }
     }
-    return { captured, refunded, charges, intents };
+    return money;
   }
 
   async injectFault(fault: Fault): Promise<void> {
@@ -67,6 +95,31 @@ export class EmulatorClient {
     await this.post(`/_emulator/payment_intents/${paymentIntentId}/settle`, { outcome });
   }
 
+  /** Ends an authorization now as Stripe does when its validity runs out: intent canceled (`automatic`), hold released. */
+  async expireAuthorization(paymentIntentId: string): Promise<Stripe.PaymentIntent> {
+    return (await this.post<{ payment_intent: Stripe.PaymentIntent }>(`/_emulator/payment_intents/${paymentIntentId}/expire-authorization`, {})).payment_intent;
+  }
+
+  /** Moves the emulator's clock: keys older than a day are forgotten, authorizations past their validity expire. Shared by every test on this emulator. */
+  async advanceClock(seconds: number): Promise<void> {
+    await this.post('/_emulator/clock/advance', { seconds });
+  }
+
+  /** The buyer's bank disputes a captured charge (a `pi_` id names its latest charge): by default all of it not refunded. */
+  async openDispute(chargeOrPaymentIntentId: string, options: { reason?: string; amount?: number } = {}): Promise<Stripe.Dispute> {
+    return (await this.post<{ dispute: Stripe.Dispute }>(`/_emulator/charges/${chargeOrPaymentIntentId}/dispute`, options)).dispute;
+  }
+
+  /** The merchant's evidence reaches the bank: the dispute goes `under_review` (`charge.dispute.updated`). */
+  async submitDisputeEvidence(disputeId: string): Promise<Stripe.Dispute> {
+    return (await this.post<{ dispute: Stripe.Dispute }>(`/_emulator/disputes/${disputeId}/evidence`, {})).dispute;
+  }
+
+  /** The bank decides: `won` gives the money back to the merchant, `lost` leaves it with the buyer (`charge.dispute.closed`). */
+  async closeDispute(disputeId: string, outcome: 'won' | 'lost'): Promise<Stripe.Dispute> {
+    return (await this.post<{ dispute: Stripe.Dispute }>(`/_emulator/disputes/${disputeId}/close`, { outcome })).dispute;
+  }
+
   /** The emulator's request log for one checkout's intents: lets a test count confirm calls and replays. */
   async requests(): Promise<{ method: string; path: string; idempotencyKey: string | null; status: number; replayed: boolean }[]> {
     const res = await fetch(`${this.baseUrl}/_emulator/state`);
@@ -74,12 +127,13 @@ export class EmulatorClient {
     return body.requests;
   }
 
-  private async post(path: string, body: unknown): Promise<void> {
+  private async post<T = unknown>(path: string, body: unknown): Promise<T> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
     if (!res.ok) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
+    return (await res.json()) as T;
   }
 }

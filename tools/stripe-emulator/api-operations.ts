@@ -101,6 +101,14 @@ const confirmIntentParams = z.strictObject({
   expand: expandParam,
 });
 
+const captureIntentParams = z.strictObject({
+  amount_to_capture: integerParam.optional(),
+  /** Multicapture (`false`) needs a card feature the emulator does not have; `true` is what a single capture does anyway. */
+  final_capture: booleanParam.optional(),
+  metadata: metadataParam.optional(),
+  expand: expandParam,
+});
+
 const cancelIntentParams = z.strictObject({
   cancellation_reason: enumParam('cancellation_reason', ['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned']).optional(),
   expand: expandParam,
@@ -135,6 +143,15 @@ const listRefundsParams = z.strictObject({
 });
 const listChargesParams = z.strictObject({ payment_intent: optionalString, limit: limitParam.optional(), starting_after: startingAfterParam, expand: expandParam });
 
+const listDisputesParams = z.strictObject({
+  charge: optionalString,
+  payment_intent: optionalString,
+  created: createdParam.optional(),
+  limit: limitParam.optional(),
+  starting_after: startingAfterParam,
+  expand: expandParam,
+});
+
 const createEndpointParams = z.strictObject({
   url: urlParam,
   enabled_events: z.array(stringParam).min(1),
@@ -156,9 +173,6 @@ export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs, clock }
       operation: ({ input, origin, apiVersion }) => {
         const p = parseParams(createIntentParams, input);
         const render = expansion('payment_intent', p.expand);
-        if (p.capture_method === 'manual') {
-          throw parameterError('The Stripe emulator supports automatic capture only.', { param: 'capture_method' });
-        }
         if (p.payment_method_types && apiVersion >= PAYMENT_METHOD_TYPES_REMOVED_IN) {
           // stripe-mock's older spec still accepts it, so the emulator is what catches this one.
           throw parameterError(
@@ -259,6 +273,21 @@ export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs, clock }
     },
     {
       method: 'post',
+      path: '/v1/payment_intents/:id/capture',
+      operation: ({ params, input, origin }) => {
+        const p = parseParams(captureIntentParams, input);
+        const render = expansion('payment_intent', p.expand);
+        if (p.final_capture === false) {
+          throw parameterError(
+            'final_capture=false needs multicapture, which is not available for this PaymentIntent: the Stripe emulator captures an authorization once, releasing what is not captured.',
+            { param: 'final_capture' },
+          );
+        }
+        return { body: render(ledger.captureIntent(params.id!, { amountToCapture: p.amount_to_capture, metadata: p.metadata }, origin)) };
+      },
+    },
+    {
+      method: 'post',
       path: '/v1/payment_intents/:id/cancel',
       operation: ({ params, input, origin }) => {
         const p = parseParams(cancelIntentParams, input);
@@ -321,6 +350,28 @@ export function apiRoutes({ ledger, store, webhooks, searchIndexDelayMs, clock }
         const charge = store.charges.get(params.id!);
         if (!charge) throw resourceMissing('charge', params.id!, 'id');
         return { body: render(charge) };
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/disputes',
+      operation: ({ input }) => {
+        const p = parseParams(listDisputesParams, input);
+        const render = expansion('dispute', p.expand, 'list');
+        const inRange = createdFilter(p.created);
+        const disputes = [...store.disputes.values()].filter(
+          (d) => (!p.charge || d.charge === p.charge) && (!p.payment_intent || d.payment_intent === p.payment_intent) && inRange(d.created),
+        );
+        return { body: render(list('/v1/disputes', disputes, p)) };
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/disputes/:id',
+      operation: ({ params, input }) => {
+        const p = parseParams(retrieveParams, input);
+        const render = expansion('dispute', p.expand);
+        return { body: render(ledger.disputeOrThrow(params.id!)) };
       },
     },
     {
@@ -426,6 +477,7 @@ const EXPANDABLE = {
   payment_intent: ['latest_charge'],
   charge: ['payment_intent'],
   refund: ['charge', 'payment_intent'],
+  dispute: ['charge', 'payment_intent'],
   none: [],
 } as const satisfies Record<string, readonly string[]>;
 

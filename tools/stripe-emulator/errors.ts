@@ -48,8 +48,11 @@ export function parameterError(message: string, options: { code?: string; param?
   return new StripeApiError(400, withCode({ type: 'invalid_request_error', message, param: options.param }, options.code), false);
 }
 
-/** A request that was valid but refused by the state of an object (e.g. cancelling a succeeded intent). */
-export function stateError(message: string, code: string, extra: Partial<StripeErrorBody> = {}): StripeApiError {
+/**
+ * A request that was valid but refused by the state of an object (e.g. cancelling a succeeded intent).
+ * `code` is undefined where Stripe's answer carries none (refunding an uncaptured charge).
+ */
+export function stateError(message: string, code: string | undefined, extra: Partial<StripeErrorBody> = {}): StripeApiError {
   return new StripeApiError(400, withCode({ type: 'invalid_request_error', message, ...extra }, code), true);
 }
 

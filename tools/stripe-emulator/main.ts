@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseConfig } from '../../src/config';
 import { logger as rootLogger } from '../../src/logger';
+import { DEFAULT_AUTHORIZATION_VALIDITY_SECONDS } from './ledger';
 import { createStripeEmulator } from './server';
 import { DEFAULT_WEBHOOK_RETRY_POLICY } from './webhooks';
 
@@ -16,6 +17,7 @@ import { DEFAULT_WEBHOOK_RETRY_POLICY } from './webhooks';
  *   STRIPE_EMULATOR_WEBHOOK_MAX_ATTEMPTS       attempts per event and endpoint (default 5)
  *   STRIPE_EMULATOR_WEBHOOK_RETRY_DELAY_MS     first retry delay, then x2.5 up to 30s (default 2000)
  *   STRIPE_EMULATOR_SEARCH_INDEX_DELAY_MS      how long new intents stay out of search (default 0)
+ *   STRIPE_EMULATOR_AUTHORIZATION_VALIDITY_SECONDS  how long an uncaptured authorization holds (default 7 days)
  */
 
 const env = z.object({
@@ -27,6 +29,7 @@ const env = z.object({
   STRIPE_EMULATOR_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(DEFAULT_WEBHOOK_RETRY_POLICY.maxAttempts),
   STRIPE_EMULATOR_WEBHOOK_RETRY_DELAY_MS: z.coerce.number().int().min(0).default(DEFAULT_WEBHOOK_RETRY_POLICY.initialDelayMs),
   STRIPE_EMULATOR_SEARCH_INDEX_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  STRIPE_EMULATOR_AUTHORIZATION_VALIDITY_SECONDS: z.coerce.number().int().min(1).default(DEFAULT_AUTHORIZATION_VALIDITY_SECONDS),
 });
 
 async function main(): Promise<void> {
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
     webhookUrl: settings.STRIPE_WEBHOOK_URL,
     webhookRetry: { maxAttempts: settings.STRIPE_EMULATOR_WEBHOOK_MAX_ATTEMPTS, initialDelayMs: settings.STRIPE_EMULATOR_WEBHOOK_RETRY_DELAY_MS },
     searchIndexDelayMs: settings.STRIPE_EMULATOR_SEARCH_INDEX_DELAY_MS,
+    authorizationValiditySeconds: settings.STRIPE_EMULATOR_AUTHORIZATION_VALIDITY_SECONDS,
     logger,
   });
   const running = await emulator.listen(settings.STRIPE_EMULATOR_PORT, settings.STRIPE_EMULATOR_HOST);

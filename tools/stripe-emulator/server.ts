@@ -4,12 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { logger as rootLogger, type Logger } from '../../src/logger';
 import { apiRoutes, type Operation } from './api-operations';
+import { AuthorizationExpiry } from './authorization-expiry';
 import { EmulatorClock } from './clock';
 import { StripeApiError, apiError, docUrl } from './errors';
 import { FaultInjector, type InjectedError } from './faults';
 import { IdempotencyStore } from './idempotency';
 import { newId } from './ids';
-import { Ledger } from './ledger';
+import { DEFAULT_AUTHORIZATION_VALIDITY_SECONDS, Ledger } from './ledger';
 import { stripeMockValidator, type RequestValidator } from './request-validator';
 import { EmulatorStore, type Metadata, type RequestLogEntry } from './store';
 import { testEndpoints } from './test-endpoints';
@@ -37,6 +38,8 @@ export interface StripeEmulatorOptions {
   webhookRetry?: Partial<WebhookRetryPolicy>;
   /** Delay before a new intent shows in search; Stripe's index lags by up to a minute. Default 0. */
   searchIndexDelayMs?: number;
+  /** How long an uncaptured authorization holds before Stripe cancels its intent. Default 7 days, as for online card payments. */
+  authorizationValiditySeconds?: number;
   logger?: Logger;
 }
 
@@ -80,7 +83,9 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
     (type, object, origin) => webhooks.emit(type, object, origin),
     (id) => `${publicUrl()}/_emulator/3ds/${encodeURIComponent(id)}`,
     clock,
+    options.authorizationValiditySeconds ?? DEFAULT_AUTHORIZATION_VALIDITY_SECONDS,
   );
+  const expiry = new AuthorizationExpiry(ledger, clock);
   if (options.webhookUrl) {
     webhooks.registerEndpoint({ url: options.webhookUrl, enabledEvents: ['*'], description: 'Registered at start (STRIPE_WEBHOOK_URL)' });
   }
@@ -91,6 +96,12 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
   // Stripe's query strings nest like its form bodies (`expand[0]=latest_charge`).
   app.set('query parser', 'extended');
   app.use(requestLog(logger, store));
+  // Whatever a request reads or changes, authorizations past their time have expired first.
+  app.use((_req, res, next) => {
+    expiry.sweep();
+    res.on('finish', () => expiry.reschedule());
+    next();
+  });
 
   app.use('/v1', express.urlencoded({ extended: true, limit: '1mb', verify: (req, _res, buf) => rawBodies.set(req as Request, Buffer.from(buf)) }));
   app.use('/v1', authenticate);
@@ -187,7 +198,7 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
 
   app.use(
     '/_emulator',
-    testEndpoints({ ledger, store, webhooks, faults, idempotency, clock, validatesWithStripeMock: validate !== null }),
+    testEndpoints({ ledger, store, webhooks, faults, idempotency, clock, expiry, validatesWithStripeMock: validate !== null }),
   );
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
@@ -207,6 +218,7 @@ export function createStripeEmulator(options: StripeEmulatorOptions): StripeEmul
         url,
         port: address.port,
         close: async () => {
+          expiry.close();
           webhooks.close();
           const closed = once(server, 'close');
           server.close();

@@ -13,10 +13,14 @@ export type PaymentIntentStatus =
   | 'requires_confirmation'
   | 'requires_action'
   | 'processing'
+  | 'requires_capture'
   | 'succeeded'
   | 'canceled';
 
-export type CancellationReason = 'duplicate' | 'fraudulent' | 'requested_by_customer' | 'abandoned';
+/** The caller's reasons, and `automatic`: Stripe's own, when it cancels an authorization that was never captured. */
+export type CancellationReason = 'duplicate' | 'fraudulent' | 'requested_by_customer' | 'abandoned' | 'automatic';
+
+export type CaptureMethod = 'automatic' | 'automatic_async' | 'manual';
 
 export interface LastPaymentError {
   type: 'card_error' | 'invalid_request_error';
@@ -46,7 +50,7 @@ export interface PaymentIntentObject {
   automatic_payment_methods: { allow_redirects: 'always' | 'never'; enabled: boolean } | null;
   canceled_at: number | null;
   cancellation_reason: CancellationReason | null;
-  capture_method: 'automatic' | 'automatic_async';
+  capture_method: CaptureMethod;
   client_secret: string;
   confirmation_method: 'automatic';
   created: number;
@@ -117,7 +121,20 @@ export interface ChargeObject {
   paid: boolean;
   payment_intent: string;
   payment_method: string;
-  payment_method_details: { card: { brand: string; country: 'US'; exp_month: number; exp_year: number; funding: 'credit'; last4: string; network: string }; type: 'card' };
+  payment_method_details: {
+    card: {
+      brand: string;
+      /** With manual capture: when the authorization expires and the charge is refunded if still uncaptured. */
+      capture_before?: number;
+      country: 'US';
+      exp_month: number;
+      exp_year: number;
+      funding: 'credit';
+      last4: string;
+      network: string;
+    };
+    type: 'card';
+  };
   receipt_email: string | null;
   receipt_number: null;
   receipt_url: string | null;
@@ -139,7 +156,8 @@ export interface RefundObject {
   id: string;
   object: 'refund';
   amount: number;
-  balance_transaction: string;
+  /** Null for the release of an authorization that was never captured: no money moved. */
+  balance_transaction: string | null;
   charge: string;
   created: number;
   currency: string;
@@ -149,28 +167,54 @@ export interface RefundObject {
   metadata: Metadata;
   payment_intent: string;
   payment_method: string;
-  reason: RefundReason | null;
+  /** `expired_uncaptured_charge` is Stripe's own, for an authorization released because it expired. */
+  reason: RefundReason | 'expired_uncaptured_charge' | null;
   receipt_number: null;
   source_transfer_reversal: null;
   status: 'succeeded';
   transfer_reversal: null;
 }
 
+/** What a dispute did to the account's balance: the withdrawal when it opened, the reinstatement when it was won. */
+export interface BalanceTransactionObject {
+  id: string;
+  object: 'balance_transaction';
+  amount: number;
+  available_on: number;
+  created: number;
+  currency: string;
+  description: string;
+  exchange_rate: null;
+  fee: number;
+  fee_details: Array<{ amount: number; application: null; currency: string; description: string; type: 'stripe_fee' }>;
+  net: number;
+  reporting_category: 'dispute' | 'dispute_reversal';
+  source: string;
+  status: 'pending';
+  type: 'adjustment';
+}
+
+/** Open (`needs_response`, `under_review`: evidence submitted) or closed (`won`, `lost`). */
+export type DisputeStatus = 'needs_response' | 'under_review' | 'won' | 'lost';
+
 export interface DisputeObject {
   id: string;
   object: 'dispute';
   amount: number;
-  balance_transactions: never[];
+  balance_transactions: BalanceTransactionObject[];
   charge: string;
   created: number;
   currency: string;
-  evidence_details: { due_by: number; has_evidence: false; past_due: false; submission_count: 0 };
+  enhanced_eligibility_types: never[];
+  evidence: Record<string, null>;
+  evidence_details: { due_by: number; enhanced_eligibility: Record<string, never>; has_evidence: boolean; past_due: false; submission_count: number };
   is_charge_refundable: false;
   livemode: false;
   metadata: Metadata;
   payment_intent: string;
+  payment_method_details: { card: { brand: string; case_type: 'chargeback'; network_reason_code: null }; type: 'card' };
   reason: string;
-  status: 'needs_response';
+  status: DisputeStatus;
 }
 
 export interface IntentRecord {
@@ -207,6 +251,8 @@ export class EmulatorStore {
   readonly charges = new Map<string, ChargeObject>();
   readonly refunds = new Map<string, RefundObject>();
   readonly disputes = new Map<string, DisputeObject>();
+  /** Intents holding an authorization (`requires_capture`): the ones that can expire. */
+  readonly authorizations = new Set<string>();
   readonly requests: RequestLogEntry[] = [];
 
   logRequest(entry: RequestLogEntry): void {
@@ -230,11 +276,16 @@ export class EmulatorStore {
     return [...this.disputes.values()].filter((d) => d.payment_intent === paymentIntentId);
   }
 
+  disputeOfCharge(chargeId: string): DisputeObject | undefined {
+    return [...this.disputes.values()].find((d) => d.charge === chargeId);
+  }
+
   clear(): void {
     this.intents.clear();
     this.charges.clear();
     this.refunds.clear();
     this.disputes.clear();
+    this.authorizations.clear();
     this.requests.length = 0;
   }
 }

@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
+import type { AuthorizationExpiry } from './authorization-expiry';
 import type { EmulatorClock } from './clock';
 import { StripeApiError } from './errors';
 import { faultSpecSchema, type FaultInjector } from './faults';
@@ -22,6 +23,7 @@ interface Deps {
   faults: FaultInjector;
   idempotency: IdempotencyStore;
   clock: EmulatorClock;
+  expiry: AuthorizationExpiry;
   validatesWithStripeMock: boolean;
 }
 
@@ -30,7 +32,8 @@ const externalRefundBody = z.object({
   amount: z.coerce.number().int().positive().optional(),
   reason: z.enum(['duplicate', 'fraudulent', 'requested_by_customer']).optional(),
 });
-const disputeBody = z.object({ reason: z.string().min(1).default('fraudulent') });
+const disputeBody = z.object({ reason: z.string().min(1).default('fraudulent'), amount: z.coerce.number().int().positive().optional() });
+const disputeCloseBody = z.object({ outcome: z.enum(['won', 'lost']) });
 const advanceBody = z.strictObject({ seconds: z.number().int().positive().max(366 * 24 * 3600) });
 const releaseBody = z.strictObject({
   order: z.enum(['emitted', 'reversed', 'shuffled']).default('emitted'),
@@ -39,7 +42,7 @@ const releaseBody = z.strictObject({
 
 class BadRequest extends Error {}
 
-export function testEndpoints({ ledger, store, webhooks, faults, idempotency, clock, validatesWithStripeMock }: Deps): Router {
+export function testEndpoints({ ledger, store, webhooks, faults, idempotency, clock, expiry, validatesWithStripeMock }: Deps): Router {
   const router = express.Router();
   router.use(express.json(), express.urlencoded({ extended: false }));
 
@@ -84,6 +87,10 @@ export function testEndpoints({ ledger, store, webhooks, faults, idempotency, cl
     res.json({ payment_intent: clone(ledger.settleProcessing(req.params.id, outcome)) });
   });
 
+  router.post('/payment_intents/:id/expire-authorization', (req, res) => {
+    res.json({ payment_intent: clone(ledger.expireAuthorization(req.params.id)) });
+  });
+
   router.post('/charges/:id/refund-externally', (req, res) => {
     const { amount, reason } = parse(externalRefundBody, req.body ?? {});
     const charge = ledger.chargeOrThrow(req.params.id);
@@ -92,10 +99,20 @@ export function testEndpoints({ ledger, store, webhooks, faults, idempotency, cl
   });
 
   router.post('/charges/:id/dispute', (req, res) => {
-    const { reason } = parse(disputeBody, req.body ?? {});
+    const { reason, amount } = parse(disputeBody, req.body ?? {});
     const charge = ledger.chargeOrThrow(req.params.id);
-    const dispute = ledger.dispute(charge.id, reason);
+    const dispute = ledger.dispute(charge.id, { reason, amount });
     res.status(201).json({ dispute: clone(dispute), charge: clone(charge) });
+  });
+
+  router.post('/disputes/:id/evidence', (req, res) => {
+    res.json({ dispute: clone(ledger.submitDisputeEvidence(req.params.id)) });
+  });
+
+  router.post('/disputes/:id/close', (req, res) => {
+    const { outcome } = parse(disputeCloseBody, req.body);
+    const dispute = ledger.closeDispute(req.params.id, outcome);
+    res.json({ dispute: clone(dispute), charge: clone(ledger.chargeOrThrow(dispute.charge)) });
   });
 
   router.post('/faults', (req, res) => {
@@ -112,6 +129,8 @@ export function testEndpoints({ ledger, store, webhooks, faults, idempotency, cl
   router.post('/clock/advance', (req, res) => {
     const { seconds } = parse(advanceBody, req.body);
     clock.advance(seconds * 1000);
+    // What the jump passed has happened: authorizations it outlived expire now, not at the next request.
+    expiry.sweep();
     res.json({ now: new Date(clock.now()).toISOString(), offsetSeconds: clock.offsetSeconds });
   });
   router.get('/clock', (_req, res) => {
@@ -132,8 +151,11 @@ export function testEndpoints({ ledger, store, webhooks, faults, idempotency, cl
     const intents = [...store.intents.values()].filter((r) => matchesMetadata(r.object.metadata, filter));
     const ids = new Set(intents.map((r) => r.object.id));
     const successfulCharges: Record<string, number> = {};
+    const capturedCharges: Record<string, number> = {};
     for (const { object } of intents) {
-      successfulCharges[object.id] = store.chargesOf(object.id).filter((c) => c.status === 'succeeded').length;
+      const succeeded = store.chargesOf(object.id).filter((c) => c.status === 'succeeded');
+      successfulCharges[object.id] = succeeded.length;
+      capturedCharges[object.id] = succeeded.filter((c) => c.captured).length;
     }
     res.json({
       paymentIntents: intents.map(({ object, returnUrl }) => ({
@@ -144,6 +166,7 @@ export function testEndpoints({ ledger, store, webhooks, faults, idempotency, cl
         disputes: clone(store.disputesOf(object.id)),
       })),
       successfulCharges,
+      capturedCharges,
       requests: store.requests.filter(
         (r) => Object.keys(filter).length === 0 || (r.paymentIntent !== null && ids.has(r.paymentIntent)) || matchesMetadata(r.metadata, filter),
       ),
@@ -178,6 +201,7 @@ export function testEndpoints({ ledger, store, webhooks, faults, idempotency, cl
     idempotency.clear();
     faults.clear();
     clock.reset();
+    expiry.reschedule();
     res.json({ status: 'reset' });
   });
 
