@@ -98,6 +98,12 @@ const schema = z
     /** How long a compensation is retried before the checkout is parked in NEEDS_ATTENTION. */
     COMPENSATION_RETRY_WINDOW_MS: durationMs.default(10 * 60_000),
     /**
+     * `immediate`: the payment step charges the card, and a later failure refunds it. `deferred`: the
+     * payment step only authorizes (capture_method=manual), the capture happens just before the order
+     * is confirmed, and a failure in between voids the authorization (README "Payments").
+     */
+    PAYMENT_CAPTURE_MODE: z.enum(['immediate', 'deferred'], { error: 'must be immediate or deferred' }).default('immediate'),
+    /**
      * Checkouts allowed in progress at once (all API instances together); past it a new checkout is
      * answered 503 with Retry-After instead of joining a queue it would wait minutes in. Size it as
      * the workers' throughput times the wait a customer should accept (Little's law); 0 turns it off.

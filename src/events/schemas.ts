@@ -50,8 +50,11 @@ export const EVENT_DATA_SCHEMAS = {
   'stock.reserved': data({ amount: minor, currency, lines: z.array(eventLineSchema) }).meta({
     description: 'Every line was priced from the catalog and reserved; `amount` is the order total.',
   }),
+  'payment.authorized': data({ amount: minor, currency, paymentIntentId: z.string().min(1) }).meta({
+    description: 'Deferred capture: the card is authorized for the order total; the money moves at payment.captured, just before the order is confirmed.',
+  }),
   'payment.captured': data({ amount: minor, currency, paymentIntentId: z.string().min(1) }).meta({
-    description: 'The payment of the order total succeeded.',
+    description: 'The payment of the order total succeeded (with deferred capture: the authorized total was captured).',
   }),
   'user.created': data({ userId: uuid }).meta({
     description: 'The checkout created a customer account (not sent when the account already existed).',

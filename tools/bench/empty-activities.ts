@@ -19,6 +19,7 @@ type CheckoutSagaActivity =
   | 'releaseStock'
   | 'createPaymentIntent'
   | 'confirmPayment'
+  | 'capturePayment'
   | 'getPaymentStatus'
   | 'reconcilePayment'
   | 'verifyPayment'
@@ -50,10 +51,13 @@ const checkoutSagaStubs: Pick<Activities, CheckoutSagaActivity> = {
   },
   async createPaymentIntent(input) {
     const id = `pi_bench_${input.checkoutId.replace(/-/g, '')}`;
-    return { paymentIntentId: id, clientSecret: `${id}_secret_bench` };
+    return { paymentIntentId: id, clientSecret: `${id}_secret_bench`, captureMethod: input.captureMethod ?? 'automatic' };
   },
   async confirmPayment() {
     return { status: 'succeeded' };
+  },
+  async capturePayment(input) {
+    return { amountReceived: input.amount };
   },
   async getPaymentStatus() {
     return 'succeeded';

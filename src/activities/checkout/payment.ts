@@ -9,8 +9,10 @@ import { FailureCode, type PaymentStatus } from '../../workflows/checkout/contra
  * Stripe. Each is the first key of its chain (`:2`, `:3`, ... follow only once Stripe replayed an
  * error for the one before and reading Stripe proved that request did nothing; see stripe-key-chain.ts).
  */
-export const paymentIdempotencyKey = (checkoutId: string, operation: 'payment-intent' | 'confirm' | 'void' | 'refund') =>
-  `checkout-${checkoutId}:${operation}`;
+export const paymentIdempotencyKey = (
+  checkoutId: string,
+  operation: 'payment-intent' | 'payment-intent-automatic' | 'confirm' | 'capture' | 'void' | 'refund',
+) => `checkout-${checkoutId}:${operation}`;
 
 /**
  * How far Stripe's clock (an intent's `created`) may be behind Temporal's (when the activity was
@@ -30,6 +32,18 @@ export interface CreatePaymentIntentInput {
   amount: number;
   currency: string;
   paymentMethodId: string;
+  /**
+   * `manual` (deferred capture): authorize only. A method that cannot hold funds for a later capture
+   * (bank debits such as SEPA, which settle asynchronously) is charged at once instead.
+   */
+  captureMethod?: 'automatic' | 'manual';
+}
+
+export interface CreatedPaymentIntent {
+  paymentIntentId: string;
+  clientSecret: string | null;
+  /** How Stripe will capture it: `manual` only when the method could be authorized separately. */
+  captureMethod: 'automatic' | 'manual';
 }
 
 export interface ConfirmPaymentResult {
@@ -77,6 +91,8 @@ export function toPaymentStatus(intentStatus: string): PaymentStatus {
       return 'canceled';
     case 'requires_payment_method':
       return 'failed';
+    case 'requires_capture':
+      return 'authorized';
     default:
       return 'requires_confirmation';
   }
@@ -164,16 +180,17 @@ export function createPaymentActivities({ stripe, appUrl }: Pick<ActivityDeps, '
      * replays a saved error instead, the list of intents created since the first attempt (consistent,
      * unlike search) says whether that create made one, and only if it did not is a new key sent.
      */
-    async createPaymentIntent(input: CreatePaymentIntentInput): Promise<{ paymentIntentId: string; clientSecret: string | null }> {
+    async createPaymentIntent(input: CreatePaymentIntentInput): Promise<CreatedPaymentIntent> {
       const { attempt, scheduledTimestampMs } = Context.current().info;
-      const created = (intent: Stripe.PaymentIntent) => ({ paymentIntentId: intent.id, clientSecret: intent.client_secret });
-      try {
-        if (attempt > 1) {
-          const earlier = await searchIntentOfCheckout(input.checkoutId);
-          if (earlier) return created(earlier);
-        }
-        const intent = await sendAlongKeyChain(
-          paymentIdempotencyKey(input.checkoutId, 'payment-intent'),
+      const created = (intent: Stripe.PaymentIntent): CreatedPaymentIntent => ({
+        paymentIntentId: intent.id,
+        clientSecret: intent.client_secret,
+        captureMethod: intent.capture_method === 'manual' ? 'manual' : 'automatic',
+      });
+      // The fallback after a refused authorization is another request: its own key.
+      const create = (captureMethod: 'automatic' | 'manual') =>
+        sendAlongKeyChain(
+          paymentIdempotencyKey(input.checkoutId, input.captureMethod === 'manual' && captureMethod === 'automatic' ? 'payment-intent-automatic' : 'payment-intent'),
           (idempotencyKey) =>
             stripe.paymentIntents.create(
               {
@@ -182,13 +199,26 @@ export function createPaymentActivities({ stripe, appUrl }: Pick<ActivityDeps, '
                 payment_method: input.paymentMethodId,
                 description: `Order ${input.orderId}`,
                 metadata: { checkoutId: input.checkoutId, orderId: input.orderId },
+                ...(captureMethod === 'manual' ? { capture_method: 'manual' as const } : {}),
               },
               { idempotencyKey },
             ),
           // Search first: it also finds an intent made by an earlier run of the activity, before this one was scheduled.
           async () => (await searchIntentOfCheckout(input.checkoutId)) ?? (await listIntentOfCheckout(input.checkoutId, scheduledTimestampMs)),
         );
-        return created(intent);
+      try {
+        if (attempt > 1) {
+          const earlier = await searchIntentOfCheckout(input.checkoutId);
+          if (earlier) return created(earlier);
+        }
+        if (input.captureMethod !== 'manual') return created(await create('automatic'));
+        try {
+          return created(await create('manual'));
+        } catch (err) {
+          // Stripe refuses a separate capture for methods that settle asynchronously: charge at once.
+          if (!(err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'payment_intent_incompatible_payment_method')) throw err;
+          return created(await create('automatic'));
+        }
       } catch (err) {
         if (err instanceof ApplicationFailure) throw err;
         return classifyStripeError(err);
@@ -226,6 +256,47 @@ export function createPaymentActivities({ stripe, appUrl }: Pick<ActivityDeps, '
       } catch (err) {
         if (err instanceof ApplicationFailure) throw err;
         return classifyStripeError(err);
+      }
+    },
+
+    /**
+     * Deferred capture: moves the authorized money, just before the order is confirmed, for exactly
+     * the authorized total. A retry reads first: an earlier capture that took effect is the answer,
+     * never a second one. An authorization that is gone (Stripe cancels one nobody captured within
+     * its validity, 7 days for cards) or a capture the bank refuses fails the checkout with
+     * PAYMENT_CAPTURE_FAILED, and its undo releases everything else.
+     */
+    async capturePayment(input: { checkoutId: string; paymentIntentId: string; amount: number }): Promise<{ amountReceived: number }> {
+      const notCapturable = (intent: Stripe.PaymentIntent) =>
+        ApplicationFailure.nonRetryable(
+          intent.status === 'canceled'
+            ? 'The card authorization expired before the order could be confirmed; nothing was charged'
+            : `The payment could not be captured: it is ${intent.status}, not authorized`,
+          FailureCode.PAYMENT_CAPTURE_FAILED,
+          { paymentIntentId: intent.id, status: intent.status, cancellationReason: intent.cancellation_reason },
+        );
+      try {
+        const intent = await stripe.paymentIntents.retrieve(input.paymentIntentId);
+        if (intent.status === 'succeeded') return { amountReceived: intent.amount_received };
+        if (intent.status !== 'requires_capture') throw notCapturable(intent);
+        const captured = await sendAlongKeyChain(
+          paymentIdempotencyKey(input.checkoutId, 'capture'),
+          (idempotencyKey) => stripe.paymentIntents.capture(input.paymentIntentId, { amount_to_capture: input.amount }, { idempotencyKey }),
+          async () => {
+            const now = await stripe.paymentIntents.retrieve(input.paymentIntentId);
+            if (now.status === 'succeeded') return now;
+            if (now.status === 'requires_capture') return undefined;
+            throw notCapturable(now);
+          },
+        );
+        return { amountReceived: captured.amount_received };
+      } catch (err) {
+        if (err instanceof ApplicationFailure) throw err;
+        if (err instanceof Stripe.errors.StripeCardError || (err instanceof Stripe.errors.StripeInvalidRequestError && err.statusCode !== 409)) {
+          // Declined at capture, or the authorization went away between our read and the capture.
+          throw ApplicationFailure.nonRetryable(`The payment could not be captured: ${err.message}`, FailureCode.PAYMENT_CAPTURE_FAILED, { stripeCode: err.code });
+        }
+        throw err;
       }
     },
 

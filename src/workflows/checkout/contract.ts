@@ -43,6 +43,8 @@ export const FailureCode = {
   PAYMENT_NOT_VERIFIED: 'PAYMENT_NOT_VERIFIED',
   /** A payment still `processing` at Stripe after PAYMENT_SETTLEMENT_HORIZON_MS. */
   PAYMENT_SETTLEMENT_TIMEOUT: 'PAYMENT_SETTLEMENT_TIMEOUT',
+  /** Deferred capture: the authorization could not be captured (it expired, or the bank refused at capture). */
+  PAYMENT_CAPTURE_FAILED: 'PAYMENT_CAPTURE_FAILED',
   CANCELLED: 'CANCELLED',
   STEP_FAILED: 'STEP_FAILED',
 } as const;
@@ -73,7 +75,16 @@ export interface CheckoutInput {
   paymentSettlementHorizonMs?: number;
   /** First wait before asking Stripe again about an unsettled payment; doubles up to an hour (PAYMENT_RECONCILE_INTERVAL_MS). */
   paymentReconcileIntervalMs?: number;
+  /**
+   * `deferred` (PAYMENT_CAPTURE_MODE): the payment step only authorizes the card and the money is
+   * captured just before the order is confirmed, so a checkout that fails in between voids the
+   * authorization instead of refunding a charge. Absent: `immediate` (checkouts from before it existed).
+   */
+  captureMode?: CaptureMode;
 }
+
+export const CAPTURE_MODES = ['immediate', 'deferred'] as const;
+export type CaptureMode = (typeof CAPTURE_MODES)[number];
 
 export type CompensationName = 'releaseStock' | 'refundPayment' | 'deleteUser' | 'revokeSsoToken';
 
@@ -90,6 +101,8 @@ export type PaymentStatus =
   | 'requires_confirmation'
   | 'requires_action'
   | 'processing'
+  /** Deferred capture: the card is authorized for the total; the money moves at capture. */
+  | 'authorized'
   | 'succeeded'
   | 'failed'
   | 'canceled'
@@ -110,6 +123,8 @@ export interface CheckoutState {
     clientSecret?: string;
     /** Where the customer completes 3-D Secure (Stripe's next_action redirect URL). */
     nextActionUrl?: string;
+    /** `manual` when the card was authorized for a deferred capture; methods that cannot be are captured at once. */
+    captureMethod?: 'automatic' | 'manual';
   };
   failure?: { code: FailureCode | string; message: string };
   userId?: string;

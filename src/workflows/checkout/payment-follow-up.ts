@@ -38,7 +38,8 @@ export async function followPayment(saga: CheckoutSaga, paymentIntentId: string,
   let signalsSeen = saga.paymentEvents.length;
   for (;;) {
     showPayment(saga, payment);
-    if (payment.status === 'succeeded') return;
+    // Authorized (deferred capture) is as far as the payment step goes: the money moves at confirmOrder.
+    if (payment.status === 'succeeded' || payment.status === 'authorized') return;
     if (payment.status !== 'requires_action' && payment.status !== 'processing') throw paymentFailure(payment, neededAction);
     saga.paymentFollowedSince ??= since;
     const now = Date.now();

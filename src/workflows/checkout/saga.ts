@@ -178,7 +178,7 @@ export class CheckoutSaga {
 
   /** Shape 3 runs the forward steps out of reach of Temporal's cancellation: its cancel is a request (listen()). */
   forward<T>(steps: () => Promise<T>): Promise<T> {
-    return this.shape === 3 ? CancellationScope.nonCancellable(steps) : steps();
+    return this.shape >= 3 ? CancellationScope.nonCancellable(steps) : steps();
   }
 
   /**
@@ -282,7 +282,7 @@ export class CheckoutSaga {
         },
       },
     );
-    if (this.shape === 3) {
+    if (this.shape >= 3) {
       // Temporal's own cancel (the Web UI's button, `temporal workflow cancel`) asks as the update and
       // the signal do: the step in flight finishes, no later step starts, everything done is undone.
       CancellationScope.current().cancelRequested.catch(() => this.requestCancel({ reason: 'Cancelled in Temporal by an operator', requestedBy: 'temporal' }));

@@ -7,7 +7,7 @@ import { createUser } from './steps/create-user';
 import { issueSsoToken } from './steps/issue-sso-token';
 import { reserveStock } from './steps/reserve-stock';
 
-export { LOCAL_SHORT_STEPS_PATCH, STEPS_AS_ACTIVITIES_PATCH } from './shapes';
+export { DEFERRED_CAPTURE_PATCH, LOCAL_SHORT_STEPS_PATCH, STEPS_AS_ACTIVITIES_PATCH } from './shapes';
 
 /**
  * Reserve stock -> capture payment -> create user -> issue SSO token -> confirm order. Each step
@@ -26,10 +26,10 @@ export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutRe
       await saga.publish('checkout.started', { items: input.items });
       saga.checkpoint();
       const cart = await saga.step(reserveStock, undefined);
-      const { paymentIntentId } = await saga.step(capturePayment, { cart });
+      const payment = await saga.step(capturePayment, { cart });
       const user = await saga.step(createUser, undefined);
       await saga.step(issueSsoToken, user);
-      return saga.step(confirmOrder, { cart, paymentIntentId, ...user }, { last: true });
+      return saga.step(confirmOrder, { cart, ...payment, ...user }, { last: true });
     });
   } catch (err) {
     return saga.undo(err);

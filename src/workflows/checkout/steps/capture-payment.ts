@@ -7,27 +7,37 @@ import type { CheckoutSaga, SagaStep } from '../saga';
  * Step 2: the payment. The intent is created first (no money moves), so its undo is registered
  * with its id BEFORE the confirm, the one call that can charge: a confirm that timed out may still
  * have charged the card. A payment that does not succeed at once is followed until Stripe says how
- * it ended (payment-follow-up.ts).
+ * it ended (payment-follow-up.ts). With deferred capture the confirm only authorizes the card (the
+ * money moves at confirmOrder), and the undo voids the authorization instead of refunding a charge.
  */
-export const capturePayment: SagaStep<{ cart: ReservedCart }, { paymentIntentId: string }> = {
+export const capturePayment: SagaStep<{ cart: ReservedCart }, { paymentIntentId: string; authorized: boolean }> = {
   name: 'capturePayment',
   async run(saga, { cart }) {
     const { input, activities, state } = saga;
+    const deferred = saga.shape >= 4 && input.captureMode === 'deferred';
     const intent = await activities.stripe.createPaymentIntent({
       checkoutId: input.checkoutId,
       orderId: input.orderId,
       amount: cart.amount,
       currency: cart.currency,
       paymentMethodId: input.paymentMethodId,
+      ...(deferred ? { captureMethod: 'manual' as const } : {}),
     });
-    state.payment = { status: 'requires_confirmation', paymentIntentId: intent.paymentIntentId, ...(intent.clientSecret ? { clientSecret: intent.clientSecret } : {}) };
+    state.payment = {
+      status: 'requires_confirmation',
+      paymentIntentId: intent.paymentIntentId,
+      ...(intent.clientSecret ? { clientSecret: intent.clientSecret } : {}),
+      // Shape 3 histories recorded no capture method: their intents are all automatic.
+      ...(intent.captureMethod ? { captureMethod: intent.captureMethod } : {}),
+    };
     saga.onUndo('refundPayment', () => undoPayment(saga, intent.paymentIntentId, cart.amount));
     saga.checkpoint();
     const attempt = await activities.stripe.confirmPayment({ checkoutId: input.checkoutId, paymentIntentId: intent.paymentIntentId });
-    if (saga.shape === 3) await followPayment(saga, intent.paymentIntentId, attempt);
+    if (saga.shape >= 3) await followPayment(saga, intent.paymentIntentId, attempt);
     else await awaitPaymentOutcome(saga, intent.paymentIntentId, attempt);
-    await saga.publish('payment.captured', { amount: cart.amount, currency: cart.currency, paymentIntentId: intent.paymentIntentId });
-    return { paymentIntentId: intent.paymentIntentId };
+    const authorized = state.payment.status === 'authorized';
+    await saga.publish(authorized ? 'payment.authorized' : 'payment.captured', { amount: cart.amount, currency: cart.currency, paymentIntentId: intent.paymentIntentId });
+    return { paymentIntentId: intent.paymentIntentId, authorized };
   },
 };
 

@@ -12,14 +12,26 @@ export interface ConfirmedOrder {
 
 /**
  * Step 5, the point of no return: once it starts a cancel is refused and only a refund can undo the
- * order, so it registers no undo. A signal or a webhook never confirms an order on its own: from
- * shape 3 Stripe must say it holds this checkout's money first (verifyPayment).
+ * order, so it registers no undo (a capture or a verification that fails still undoes the earlier
+ * steps). A signal or a webhook never confirms an order on its own: from shape 3 Stripe must say it
+ * holds this checkout's money first (verifyPayment).
  */
-export const confirmOrder: SagaStep<{ cart: ReservedCart; paymentIntentId: string; userId: string; signInDelivery: SignInDelivery }, ConfirmedOrder> = {
+export const confirmOrder: SagaStep<
+  { cart: ReservedCart; paymentIntentId: string; authorized: boolean; userId: string; signInDelivery: SignInDelivery },
+  ConfirmedOrder
+> = {
   name: 'confirmOrder',
-  async run(saga, { cart, paymentIntentId, userId, signInDelivery }) {
-    const { input, activities } = saga;
-    if (saga.shape === 3) await activities.stripe.verifyPayment({ checkoutId: input.checkoutId, paymentIntentId, amount: cart.amount, currency: cart.currency });
+  async run(saga, { cart, paymentIntentId, authorized, userId, signInDelivery }) {
+    const { input, activities, state } = saga;
+    if (authorized) {
+      // Deferred capture: the money moves only now, for exactly the authorized total. A capture that
+      // fails (authorization expired, refused at capture) fails the checkout and releases everything.
+      await activities.stripe.capturePayment({ checkoutId: input.checkoutId, paymentIntentId, amount: cart.amount });
+      state.payment.status = 'succeeded';
+      saga.changed();
+      await saga.publish('payment.captured', { amount: cart.amount, currency: cart.currency, paymentIntentId });
+    }
+    if (saga.shape >= 3) await activities.stripe.verifyPayment({ checkoutId: input.checkoutId, paymentIntentId, amount: cart.amount, currency: cart.currency });
     const event = saga.event('order.confirmed', {
       amount: cart.amount,
       currency: cart.currency,
