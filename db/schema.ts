@@ -76,7 +76,7 @@ export const idempotencyKeys = pgTable('idempotency_keys', {
  * An order's life: PENDING while its checkout runs, then CONFIRMED, FAILED, CANCELLED or
  * NEEDS_ATTENTION; a refund moves a CONFIRMED order to PARTIALLY_REFUNDED or REFUNDED.
  */
-export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'FAILED', 'CANCELLED', 'NEEDS_ATTENTION', 'PARTIALLY_REFUNDED', 'REFUNDED'] as const;
+export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'FAILED', 'CANCELLED', 'NEEDS_ATTENTION', 'PARTIALLY_REFUNDED', 'REFUNDED', 'DISPUTED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export const orders = pgTable(
@@ -90,13 +90,51 @@ export const orders = pgTable(
     amountMinor: integer('amount_minor').notNull(),
     currency: text('currency').notNull(),
     refundedMinor: integer('refunded_minor').notNull().default(0),
+    /** Money the buyer got back through disputes the shop lost: it counts as returned, like a refund. */
+    disputeLostMinor: integer('dispute_lost_minor').notNull().default(0),
     /** Sequence number of the last event published for this order; refund events continue from it. */
     lastEventSequence: integer('last_event_sequence').notNull().default(0),
     confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [check('orders_refund_within_amount', sql`${t.refundedMinor} >= 0 AND ${t.refundedMinor} <= ${t.amountMinor}`)],
+  (t) => [
+    check('orders_refund_within_amount', sql`${t.refundedMinor} >= 0 AND ${t.refundedMinor} <= ${t.amountMinor}`),
+    check('orders_returned_within_amount', sql`${t.disputeLostMinor} >= 0 AND ${t.refundedMinor} + ${t.disputeLostMinor} <= ${t.amountMinor}`),
+  ],
+);
+
+/**
+ * One row per Stripe dispute on an order's charge, as Stripe last described it. While one is open
+ * the order is DISPUTED (Stripe refuses refunds of a disputed charge); a lost one adds its amount to
+ * the order's dispute_lost_minor. The sequences are those of the payment.disputed and
+ * payment.dispute_closed events it was announced with, so a re-sent announcement is the same event.
+ */
+export const disputes = pgTable(
+  'disputes',
+  {
+    id: text('id').primaryKey(),
+    orderId: uuid('order_id').notNull(),
+    paymentIntentId: text('payment_intent_id').notNull(),
+    chargeId: text('charge_id').notNull(),
+    amountMinor: integer('amount_minor').notNull(),
+    currency: text('currency').notNull(),
+    reason: text('reason').notNull(),
+    /** Stripe's dispute status: needs_response, under_review, won, lost, ... */
+    status: text('status').notNull(),
+    /** When the shop's evidence is due (Stripe's evidence_details.due_by); what ops must act before. */
+    evidenceDueBy: timestamp('evidence_due_by', { withTimezone: true }),
+    /** won or lost once Stripe closed it. */
+    outcome: text('outcome'),
+    openedSequence: integer('opened_sequence').notNull(),
+    closedSequence: integer('closed_sequence'),
+    /** The order's returned total (refunds and lost disputes) when it closed: part of its announcement. */
+    returnedAtClose: integer('returned_at_close'),
+    openedAt: timestamp('opened_at', { withTimezone: true }).notNull().defaultNow(),
+    closedAt: timestamp('closed_at', { withTimezone: true }),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('disputes_order_idx').on(t.orderId)],
 );
 
 /** Lines priced from the catalog at reservation time; also what a release puts back. */

@@ -5,6 +5,7 @@ import { createPaymentActivities } from './checkout/payment';
 import { createSsoActivities } from './checkout/sso';
 import { createStockActivities } from './checkout/stock';
 import { createUserActivities } from './checkout/user';
+import { createDisputeActivities } from './dispute';
 import { createRefundActivities } from './refund';
 
 /** Every activity the worker registers, built once per process around its shared clients. */
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrderActivities(deps),
     ...createEventActivities(deps),
     ...createRefundActivities(deps),
+    ...createDisputeActivities(deps),
   };
 }
 

@@ -98,6 +98,23 @@ export const EVENT_DATA_SCHEMAS = {
     orderAmount: minor.describe('The order total'),
     reason: z.string().optional(),
   }).meta({ description: 'Money went back to the buyer: a refund from the CLI, one made in Stripe, or a checkout being undone.' }),
+  'payment.disputed': data({
+    paymentIntentId: z.string().min(1),
+    disputeId: z.string().min(1).describe("Stripe's dispute id"),
+    amount: minor.describe('The disputed amount, in minor units'),
+    currency,
+    reason: z.string().describe("Stripe's dispute reason, e.g. fraudulent, product_not_received"),
+    evidenceDueBy: z.iso.datetime({ offset: true }).nullable().describe('When the shop must have submitted its evidence'),
+  }).meta({ description: "The buyer's bank disputes the payment: the order is DISPUTED and cannot be refunded until the dispute closes." }),
+  'payment.dispute_closed': data({
+    paymentIntentId: z.string().min(1),
+    disputeId: z.string().min(1),
+    amount: minor,
+    currency,
+    outcome: z.enum(['won', 'lost']).describe('won: the shop keeps the money; lost: it went back to the buyer and counts as returned'),
+    totalReturned: minor.describe('Everything returned on the order so far: refunds and lost disputes'),
+    orderAmount: minor.describe('The order total'),
+  }).meta({ description: 'A dispute was decided; a lost one counts as money returned (no later refund may exceed what is left).' }),
 } as const;
 
 export type CheckoutEventType = keyof typeof EVENT_DATA_SCHEMAS;

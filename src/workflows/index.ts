@@ -2,3 +2,4 @@
 export { CheckoutWorkflow } from './checkout/workflow';
 export { RefundWorkflow } from './refund/workflow';
 export { ExternalRefundWorkflow } from './refund/external-workflow';
+export { DisputeWorkflow } from './dispute/workflow';

@@ -104,4 +104,6 @@ const refundStubs: Omit<Activities, CheckoutSagaActivity> = {
   createStripeRefund: notInTheEmptySaga('createStripeRefund'),
   findUnrecordedRefunds: notInTheEmptySaga('findUnrecordedRefunds'),
   returnRefundedStock: notInTheEmptySaga('returnRefundedStock'),
+  readDispute: notInTheEmptySaga('readDispute'),
+  recordDispute: notInTheEmptySaga('recordDispute'),
 };
