@@ -3,6 +3,7 @@ import { KafkaJSConnectionError, type Message } from 'kafkajs';
 import type { OutcomeEvent } from '../../src/events/contract';
 import { readDeadLetter } from '../../src/kafka/consumer/dead-letters';
 import { deadLetterGivenUp } from '../../src/kafka/consumer/dead-letter-given-up';
+import type { CheckoutEvent } from '../../src/kafka/consumer/decode';
 import { decodeRecords } from '../../src/kafka/consumer/decode-records';
 import { DeliveryInterrupted, type DeliveredEventHandler, type Delivery } from '../../src/kafka/consumer/delivery';
 import { isTransientInfrastructureError } from '../../src/kafka/consumer/failures';
@@ -44,7 +45,7 @@ function deliveryOf(message: Delivery['message'], options: { stopAfterWaits?: nu
 
 /** What the runtime puts at the bottom of the chain: each call counted as a try. */
 const counted =
-  (handler: (event: Parameters<DeliveredEventHandler>[0]) => Promise<string>): DeliveredEventHandler =>
+  (handler: (event: CheckoutEvent) => Promise<string>): DeliveredEventHandler =>
   async (event, delivery) => {
     delivery.tries += 1;
     return handler(event);
@@ -52,6 +53,14 @@ const counted =
 
 const outage = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED', errno: -111, syscall: 'connect' });
 const bug = () => new Error('value "3000000000" is out of range for type integer');
+
+/** The dead-letter wrapper over a DLQ that keeps what it is sent (or refuses it, with `send`). */
+function deadLettering(consumerGroup: string, sent: Message[], send: (record: Message) => Promise<void> = async (r) => void sent.push(r)) {
+  return deadLetterGivenUp({ topic: 'checkout.events', consumerGroup, send, initialMs: 50, maxMs: 500 });
+}
+
+/** A dead letter as `dlq list` shows it, had it been written to partition 2. */
+const asListed = (record: Message) => readDeadLetter({ ...record, offset: '0', timestamp: '0', attributes: 0 } as Delivery['message'], 2);
 
 const retry = retryThenGiveUp({ maxAttempts: 3, initialMs: 50, maxMs: 200 });
 const waitOut = waitOutOutages({ isTransient: isTransientInfrastructureError, initialMs: 50, maxMs: 500 });
@@ -101,7 +110,7 @@ describe('the consumer runtime, wrapper by wrapper', () => {
     const script = [bug, bug, outage];
     let calls = 0;
     const sent: Message[] = [];
-    const handle = deadLetterGivenUp({ topic: 'checkout.events', consumerGroup: 'order-history-projector', send: async (r) => void sent.push(r), initialMs: 50, maxMs: 500 })(
+    const handle = deadLettering('order-history-projector', sent)(
       decodeRecords(['order.confirmed'])(
         retry(
           waitOut(
@@ -125,7 +134,7 @@ describe('the consumer runtime, wrapper by wrapper', () => {
     it('is done with a type the consumer does not act on without checking its data, so it never becomes that consumer’s dead letter', async () => {
       const sent: Message[] = [];
       const seen: string[] = [];
-      const handle = deadLetterGivenUp({ topic: 'checkout.events', consumerGroup: 'notification-sender', send: async (r) => void sent.push(r), initialMs: 50, maxMs: 500 })(
+      const handle = deadLettering('notification-sender', sent)(
         decodeRecords(['order.confirmed'])(async (event) => {
           seen.push(event.id);
           return 'sent';
@@ -140,12 +149,12 @@ describe('the consumer runtime, wrapper by wrapper', () => {
     it('hands a consumer that acts on the type only events that pass the contract; one that breaks it is dead-lettered without a try', async () => {
       const sent: Message[] = [];
       let tries = 0;
-      const handle = deadLetterGivenUp({ topic: 'checkout.events', consumerGroup: 'order-history-projector', send: async (r) => void sent.push(r), initialMs: 50, maxMs: 500 })(
+      const handle = deadLettering('order-history-projector', sent)(
         decodeRecords(['stock.reserved'])(async () => `tried ${++tries}`),
       );
       await handle(deliveryOf(recordOf(broken, '12')));
       expect(tries).toBe(0);
-      expect(sent.map((r) => readDeadLetter({ ...r, offset: '0', timestamp: '0', attributes: 0 } as Delivery['message'], 2))).toEqual([
+      expect(sent.map(asListed)).toEqual([
         expect.objectContaining({ originalTopic: 'checkout.events', originalPartition: 2, originalOffset: '12', errorKind: 'schema', attempts: 1, eventId: reserved.id, eventType: 'stock.reserved', error: expect.stringContaining('lines') }),
       ]);
     });
@@ -154,13 +163,13 @@ describe('the consumer runtime, wrapper by wrapper', () => {
   describe('dead-lettering', () => {
     it('copies a record that is not a CloudEvent to the DLQ unchanged, with where it came from and why', async () => {
       const sent: Message[] = [];
-      const handle = deadLetterGivenUp({ topic: 'checkout.events', consumerGroup: 'order-history-projector', send: async (r) => void sent.push(r), initialMs: 50, maxMs: 500 })(
+      const handle = deadLettering('order-history-projector', sent)(
         decodeRecords(['order.confirmed'])(async () => 'never'),
       );
       const poison = { key: Buffer.from('k'), value: Buffer.from('{"this is": not json'), headers: { trace: Buffer.from('abc') }, offset: '3', timestamp: '1796054400000', attributes: 0 };
       await handle(deliveryOf(poison));
-      expect(sent).toHaveLength(1);
-      expect(sent[0]!).toMatchObject({ key: poison.key, value: poison.value, headers: expect.objectContaining({ trace: Buffer.from('abc'), 'dlq-error-kind': 'unparseable', 'dlq-original-offset': '3', 'dlq-attempts': '1' }) });
+      expect(sent).toEqual([expect.objectContaining({ key: poison.key, value: poison.value, headers: expect.objectContaining({ trace: Buffer.from('abc') }) })]);
+      expect(sent.map(asListed)).toEqual([expect.objectContaining({ originalTopic: 'checkout.events', originalPartition: 2, originalOffset: '3', consumerGroup: 'order-history-projector', errorKind: 'unparseable', attempts: 1, error: expect.stringContaining('not a CloudEvent') })]);
     });
 
     it('holds a record whose dead letter cannot be written yet, as for any outage, and is done with it only once the DLQ took it', async () => {
@@ -170,32 +179,27 @@ describe('the consumer runtime, wrapper by wrapper', () => {
         if (refusals-- > 0) throw new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092');
         sent.push(record);
       };
-      const keepsFailing = deadLetterGivenUp({ topic: 'checkout.events', consumerGroup: 'order-history-projector', send, initialMs: 50, maxMs: 500 })(
+      const keepsFailing = deadLettering('order-history-projector', sent, send)(
         decodeRecords(['order.confirmed'])(retry(waitOut(counted(async () => Promise.reject(bug()))))),
       );
       const delivery = deliveryOf(recordOf(confirmed));
       await keepsFailing(delivery);
-      expect(sent.map((r) => r.headers)).toEqual([expect.objectContaining({ 'dlq-error-kind': 'handler', 'dlq-attempts': '3', 'dlq-event-id': confirmed.id })]);
+      expect(sent.map(asListed)).toEqual([expect.objectContaining({ errorKind: 'handler', attempts: 3, eventId: confirmed.id, error: expect.stringContaining('out of range') })]);
       // Two waits between the three failures of the handler, then three between the refused writes.
       expect(delivery.waits).toHaveLength(5);
     });
 
     it('lets go of the record, unresolved, when the consumer stops while the dead letter cannot be written', async () => {
-      const handle = deadLetterGivenUp({
-        topic: 'checkout.events',
-        consumerGroup: 'order-history-projector',
-        send: async () => Promise.reject(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092')),
-        initialMs: 50,
-        maxMs: 500,
-      })(decodeRecords(['order.confirmed'])(async () => 'never'));
+      const refused = async () => Promise.reject(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092'));
+      const handle = deadLettering('order-history-projector', [], refused)(decodeRecords(['order.confirmed'])(async () => 'never'));
       await expect(handle(deliveryOf({ ...recordOf(confirmed), value: Buffer.from('not an event') }, { stopAfterWaits: 0 }))).rejects.toBeInstanceOf(DeliveryInterrupted);
     });
   });
 });
 
 /** The event as the decoding wrapper hands it down. */
-async function decoded(event: OutcomeEvent): Promise<Parameters<DeliveredEventHandler>[0]> {
-  let out: Parameters<DeliveredEventHandler>[0] | undefined;
+async function decoded(event: OutcomeEvent): Promise<CheckoutEvent> {
+  let out: CheckoutEvent | undefined;
   await decodeRecords([event.type])(async (e) => {
     out = e;
     return 'decoded';
