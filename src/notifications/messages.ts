@@ -1,5 +1,6 @@
 import type { CheckoutEvent } from '../kafka/consumer/decode';
 import type { CheckoutEventType } from '../events/contract';
+import { formatMoney } from '../money';
 
 /**
  * The three emails a customer gets, as text and HTML. Everything comes from the event itself (the
@@ -28,19 +29,6 @@ export interface RenderOptions {
   signInLink?: (checkoutId: string) => string;
 }
 
-/** `€12.50`, `¥1,200`, `BHD 1.250`: minor units divided by the currency's own exponent, per Intl. */
-export function formatAmount(minor: number, currency: string, locale = 'en-US'): string {
-  const code = currency.toUpperCase();
-  try {
-    const format = new Intl.NumberFormat(locale, { style: 'currency', currency: code });
-    const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-    return format.format(minor / 10 ** digits);
-  } catch {
-    // Not a code Intl knows: say what we have rather than guess an exponent.
-    return `${minor} ${code} (minor units)`;
-  }
-}
-
 /** Short enough to say on the phone, long enough to be unambiguous within one customer's orders. */
 export function orderReference(orderId: string): string {
   return orderId.slice(0, 8).toUpperCase();
@@ -61,7 +49,7 @@ export function renderNotification(event: CheckoutEvent, options: RenderOptions)
 
 function receipt(event: CheckoutEvent<'order.confirmed'>, o: RenderOptions): RenderedEmail {
   const d = event.data;
-  const money = (minor: number) => formatAmount(minor, d.currency, o.locale);
+  const money = (minor: number) => formatMoney(minor, d.currency, { display: 'symbol', locale: o.locale });
   const ref = orderReference(d.orderId);
   const greeting = d.customerName ? `Hello ${d.customerName},` : 'Hello,';
   const lines = d.lines.map((l) => ({ what: `${l.quantity} × ${l.name}`, each: money(l.unitPrice), total: money(l.lineTotal) }));
@@ -176,7 +164,7 @@ function failureNotice(event: CheckoutEvent<'checkout.failed'>, o: RenderOptions
 
 function refundConfirmation(event: CheckoutEvent<'payment.refunded'>, o: RenderOptions): RenderedEmail {
   const d = event.data;
-  const money = (minor: number) => formatAmount(minor, d.currency, o.locale);
+  const money = (minor: number) => formatMoney(minor, d.currency, { display: 'symbol', locale: o.locale });
   const ref = orderReference(d.orderId);
   const full = d.totalRefunded >= d.orderAmount;
   const summary = full

@@ -1,10 +1,15 @@
-import { Kafka, logLevel, Partitioners, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Consumer, type Message, type Producer } from 'kafkajs';
 import type { CheckoutEventType } from '../../events/contract';
 import { kafkajsToPino } from '../topics';
 import type { Logger } from '../../logger';
-import { deadLetterMessage, type DeadLetterKind } from './dead-letters';
-import { decodeEnvelope, UndecodableMessage, validateEvent, type CheckoutEvent } from './decode';
-import { backoffMs, errorMessage, isTransientInfrastructureError, rootCause } from './failures';
+import { inOrderBatches } from './batch-loop';
+import { deadLetterGivenUp } from './dead-letter-given-up';
+import type { CheckoutEvent } from './decode';
+import { decodeRecords } from './decode-records';
+import type { DeliveredEventHandler, RecordHandler } from './delivery';
+import { isTransientInfrastructureError } from './failures';
+import { retryThenGiveUp } from './retry-then-give-up';
+import { waitOutOutages } from './wait-out-outages';
 
 /**
  * The runtime every downstream consumer shares. Per consumer: its own consumer group reading
@@ -15,6 +20,16 @@ import { backoffMs, errorMessage, isTransientInfrastructureError, rootCause } fr
  * is copied to the DLQ with headers saying why, and the partition moves on. An outage of what the
  * handler talks to (database, mail server) is waited out on the same message, never skipped and
  * never dead-lettered.
+ *
+ * Each of those rules is one wrapper in a file of its own (handler -> handler, see `delivery.ts`),
+ * and this file only puts them together and runs them on a kafkajs consumer:
+ *
+ *   inOrderBatches        batch-loop.ts            one record at a time, offset resolved after it
+ *   deadLetterGivenUp     dead-letter-given-up.ts  what is given up below -> DLQ, partition moves on
+ *   decodeRecords         decode-records.ts        record -> contract-checked event; other types skipped
+ *   retryThenGiveUp       retry-then-give-up.ts    a failing handler: N counted tries, then given up
+ *   waitOutOutages        wait-out-outages.ts      a dependency down: same message, waited out, uncounted
+ *   numberedTries         (below)                  the consumer's own handler
  */
 
 export interface HandlerContext {
@@ -69,17 +84,10 @@ export interface EventConsumer {
   readonly crashed: Promise<Error>;
 }
 
-/** Cut a long wait into slices so the group still sees a heartbeat while a message is retried. */
-const WAIT_SLICE_MS = 1_000;
-
 export function createEventConsumer(options: EventConsumerOptions): EventConsumer {
   const log = options.logger.child({ consumerGroup: options.groupId });
-  const maxAttempts = options.maxAttempts ?? 5;
-  const isTransient = options.isTransient ?? isTransientInfrastructureError;
   const initialMs = options.retry?.initialMs ?? 200;
-  const maxMs = options.retry?.maxMs ?? 5_000;
   const transientMaxMs = options.retry?.transientMaxMs ?? 30_000;
-  const handles = new Set<string>(options.handles);
 
   const kafka = new Kafka({
     clientId: `${options.clientId}-${options.groupId}`,
@@ -96,15 +104,7 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
     heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
     maxWaitTimeInMs: 500,
   });
-  // Same partitioner as the publisher, so a dead letter lands on its order's partition number.
-  const dlqProducer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-  // Connected on the first dead letter: a healthy consumer never needs it.
-  let dlqConnected: Promise<void> | undefined;
-  const connectDlq = () =>
-    (dlqConnected ??= dlqProducer.connect().catch((err: unknown) => {
-      dlqConnected = undefined;
-      throw err;
-    }));
+  const dlq = deadLetterProducer(kafka, options.dlqTopic);
 
   let resolveCrashed: (err: Error) => void = () => {};
   const crashed = new Promise<Error>((resolve) => (resolveCrashed = resolve));
@@ -122,78 +122,16 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
     }
   });
 
-  type Control = Pick<EachBatchPayload, 'heartbeat' | 'isRunning' | 'isStale'>;
-
-  /** Waits `ms`, heartbeating; false when the consumer is stopping or lost the partition meanwhile. */
-  async function pause(ms: number, ctl: Control): Promise<boolean> {
-    const until = Date.now() + ms;
-    for (;;) {
-      if (!ctl.isRunning() || ctl.isStale()) return false;
-      const left = until - Date.now();
-      if (left <= 0) return true;
-      await new Promise((r) => setTimeout(r, Math.min(left, WAIT_SLICE_MS)));
-      // Throws when the group is rebalancing: kafkajs catches that above us and rejoins.
-      await ctl.heartbeat();
-    }
-  }
-
-  /** Publishes the dead letter, waiting out a Kafka outage; false only when stopping first. */
-  async function deadLetter(message: KafkaMessage, partition: number, kind: DeadLetterKind, error: string, attempts: number, ids: { eventId?: string | undefined; eventType?: string | undefined }, ctl: Control): Promise<boolean> {
-    const record = deadLetterMessage(message, { topic: options.topic, partition, consumerGroup: options.groupId, kind, error, attempts, ...ids });
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await connectDlq();
-        await dlqProducer.send({ topic: options.dlqTopic, acks: -1, messages: [record] });
-        log.warn({ partition, offset: message.offset, kind, attempts, error, ...ids }, 'message dead-lettered; the partition moves on');
-        return true;
-      } catch (err) {
-        log.error({ err, partition, offset: message.offset }, 'could not write the dead letter; retrying before moving on');
-        if (!(await pause(backoffMs(attempt, initialMs, transientMaxMs), ctl))) return false;
-      }
-    }
-  }
-
-  /** true: done with the message (handled, skipped or dead-lettered); false: stop without resolving it. */
-  async function processMessage(message: KafkaMessage, partition: number, ctl: Control): Promise<boolean> {
-    let event: CheckoutEvent;
-    try {
-      const envelope = decodeEnvelope(message);
-      if (!handles.has(envelope.type)) return true;
-      event = validateEvent(envelope);
-    } catch (err) {
-      if (!(err instanceof UndecodableMessage)) throw err;
-      return deadLetter(message, partition, err.kind, err.message, 1, { eventId: err.eventId, eventType: err.eventType }, ctl);
-    }
-
-    const eventLog = log.child({ eventId: event.id, eventType: event.type, orderId: event.data.orderId, partition, offset: message.offset });
-    let failures = 0;
-    let outageSince: number | undefined;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcome = await options.handler(event, { topic: options.topic, partition, offset: message.offset, attempt, logger: eventLog });
-        if (outageSince !== undefined) eventLog.info({ waitedMs: Date.now() - outageSince, attempt }, 'dependency back; message handled');
-        eventLog.debug({ outcome }, 'event handled');
-        return true;
-      } catch (err) {
-        if (isTransient(err)) {
-          if (outageSince === undefined) {
-            outageSince = Date.now();
-            eventLog.warn({ err: errorMessage(err) }, 'dependency unavailable; retrying this message until it is back');
-          } else if (attempt % 10 === 0) {
-            eventLog.warn({ err: errorMessage(err), attempt, waitingMs: Date.now() - outageSince }, 'dependency still unavailable');
-          }
-          if (!(await pause(backoffMs(attempt, initialMs, transientMaxMs), ctl))) return false;
-          continue;
-        }
-        failures += 1;
-        eventLog.warn({ err: rootCause(err), failures, maxAttempts }, 'handler failed');
-        if (failures >= maxAttempts) {
-          return deadLetter(message, partition, 'handler', errorMessage(err), failures, { eventId: event.id, eventType: event.type }, ctl);
-        }
-        if (!(await pause(backoffMs(failures, initialMs, maxMs), ctl))) return false;
-      }
-    }
-  }
+  // A record's way down, outermost first.
+  const handleRecord: RecordHandler = deadLetterGivenUp({ topic: options.topic, consumerGroup: options.groupId, send: dlq.send, initialMs, maxMs: transientMaxMs })(
+    decodeRecords(options.handles)(
+      retryThenGiveUp({ maxAttempts: options.maxAttempts ?? 5, initialMs, maxMs: options.retry?.maxMs ?? 5_000 })(
+        waitOutOutages({ isTransient: options.isTransient ?? isTransientInfrastructureError, initialMs, maxMs: transientMaxMs })(
+          numberedTries(options.handler),
+        ),
+      ),
+    ),
+  );
 
   let stopping: Promise<void> | undefined;
   return {
@@ -205,30 +143,51 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
       await consumer.subscribe({ topic: options.topic, fromBeginning: true });
       await consumer.run({
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 3,
-        // Offsets are resolved one message at a time, after its effect committed; a batch left
-        // half-way (stop, rebalance) resumes at the first message not done.
+        // Offsets are resolved one message at a time, by the batch loop, after its effect committed.
         eachBatchAutoResolve: false,
         autoCommit: true,
         autoCommitInterval: options.autoCommitIntervalMs ?? 1_000,
-        eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }) => {
-          const ctl: Control = { heartbeat, isRunning, isStale };
-          for (const message of batch.messages) {
-            if (!isRunning() || isStale()) return;
-            if (!(await processMessage(message, batch.partition, ctl))) return;
-            resolveOffset(message.offset);
-            await commitOffsetsIfNecessary();
-            await heartbeat();
-          }
-        },
+        eachBatch: inOrderBatches(handleRecord, log),
       });
     },
 
     stop() {
       stopping ??= (async () => {
         await consumer.disconnect();
-        if (dlqConnected) await dlqProducer.disconnect();
+        await dlq.disconnect();
       })();
       return stopping;
+    },
+  };
+}
+
+/** The consumer's own handler, at the bottom of the chain: each call numbered, what it did logged. */
+function numberedTries(handler: EventHandler): DeliveredEventHandler {
+  return async (event, delivery) => {
+    delivery.tries += 1;
+    const outcome = await handler(event, { topic: delivery.topic, partition: delivery.partition, offset: delivery.message.offset, attempt: delivery.tries, logger: delivery.logger });
+    delivery.logger.debug({ outcome }, 'event handled');
+    return outcome;
+  };
+}
+
+/** Writes dead letters; connected on the first one, since a healthy consumer never needs it. */
+function deadLetterProducer(kafka: Kafka, dlqTopic: string): { send(record: Message): Promise<void>; disconnect(): Promise<void> } {
+  // Same partitioner as the publisher, so a dead letter lands on its order's partition number.
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  let connected: Promise<void> | undefined;
+  const connect = () =>
+    (connected ??= producer.connect().catch((err: unknown) => {
+      connected = undefined;
+      throw err;
+    }));
+  return {
+    async send(record) {
+      await connect();
+      await producer.send({ topic: dlqTopic, acks: -1, messages: [record] });
+    },
+    async disconnect() {
+      if (connected) await producer.disconnect();
     },
   };
 }
