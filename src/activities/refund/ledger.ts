@@ -93,6 +93,11 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
         if (order.status === 'REFUNDED') {
           refuse(RefundFailureCode.NOTHING_TO_REFUND, `Order ${order.id} is already fully refunded (${formatMoney(order.amountMinor, order.currency)})`);
         }
+        if (order.status === 'DISPUTED') {
+          refuse(RefundFailureCode.ORDER_NOT_REFUNDABLE, `Order ${order.id} has an open dispute: Stripe refuses refunds of a disputed charge until the dispute is decided`, {
+            orderStatus: order.status,
+          });
+        }
         if (!(REFUNDABLE_ORDER_STATUSES as readonly string[]).includes(order.status)) {
           refuse(RefundFailureCode.ORDER_NOT_REFUNDABLE, `Order ${order.id} is ${order.status}; only a confirmed order can be refunded`, {
             orderStatus: order.status,
@@ -106,7 +111,8 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
           .from(refunds)
           .where(and(eq(refunds.orderId, order.id), eq(refunds.status, 'PENDING'), ne(refunds.refundKey, input.refundKey)));
         const pending = held?.minor ?? 0;
-        const remaining = order.amountMinor - order.refundedMinor - pending;
+        // Money the buyer got back through a lost dispute is returned too: no refund may give it twice.
+        const remaining = order.amountMinor - order.refundedMinor - order.disputeLostMinor - pending;
         if (remaining <= 0) {
           refuse(
             RefundFailureCode.NOTHING_TO_REFUND,
@@ -178,7 +184,7 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
         if (byKey?.status === 'SUCCEEDED') return toSettled(byKey, order);
 
         const refundedTotal = order.refundedMinor + input.amount;
-        if (refundedTotal > order.amountMinor) {
+        if (refundedTotal + order.disputeLostMinor > order.amountMinor) {
           // Stripe refunds at most what it charged, so this means the ledger and Stripe disagree on the
           // order; recording it would break the books, retrying cannot help: a person must look.
           refuse(
@@ -187,7 +193,7 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
             { refundedBefore: order.refundedMinor, orderAmount: order.amountMinor },
           );
         }
-        const fully = refundedTotal === order.amountMinor;
+        const fully = refundedTotal + order.disputeLostMinor === order.amountMinor;
         // Numbered by the same builder the saga numbers its events with, after the order's last one.
         const announced = new OrderEvents({ orderId: order.id, checkoutId: order.checkoutId, customerEmail: order.customerEmail }, order.lastEventSequence).next(
           'payment.refunded',

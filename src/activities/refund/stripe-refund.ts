@@ -129,7 +129,9 @@ export function createStripeRefundActivities({ stripe, db }: Pick<ActivityDeps, 
 
       const made: Stripe.Refund[] = [];
       for await (const refund of stripe.refunds.list({ payment_intent: input.paymentIntentId, limit: 100 })) {
-        if (refund.status === 'succeeded') made.push(refund);
+        // Releasing an authorization nobody captured is recorded by Stripe as a refund without a
+        // balance transaction: no money was taken, so it is no refund of the order's.
+        if (refund.status === 'succeeded' && refund.balance_transaction !== null) made.push(refund);
       }
       if (made.length === 0) return { refunds: [] };
       const known = await db
