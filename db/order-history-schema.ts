@@ -38,6 +38,19 @@ export interface OrderHistoryRefund {
   sequence: number;
 }
 
+/** A dispute of the order's payment, filled from payment.disputed and payment.dispute_closed in whatever order they arrive. */
+export interface OrderHistoryDispute {
+  disputeId: string;
+  amount: number;
+  currency: string;
+  reason: string | null;
+  /** When the shop's evidence is due; null once unknown or decided. */
+  evidenceDueBy: string | null;
+  outcome: 'won' | 'lost' | null;
+  openedAt: string | null;
+  closedAt: string | null;
+}
+
 export interface OrderHistoryFailure {
   code: string;
   message: string;
@@ -62,6 +75,7 @@ export const orderHistoryOrders = orderHistory.table(
     lines: jsonb('lines').$type<OrderHistoryLine[]>().notNull().default([]),
     refundedMinor: integer('refunded_minor').notNull().default(0),
     refunds: jsonb('refunds').$type<OrderHistoryRefund[]>().notNull().default([]),
+    disputes: jsonb('disputes').$type<OrderHistoryDispute[]>().notNull().default([]),
     statusHistory: jsonb('status_history').$type<OrderHistoryStatusEntry[]>().notNull().default([]),
     failure: jsonb('failure').$type<OrderHistoryFailure>(),
     paymentIntentId: text('payment_intent_id'),

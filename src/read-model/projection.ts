@@ -1,4 +1,4 @@
-import type { OrderHistoryLine, OrderHistoryRefund, OrderHistoryStatusEntry, orderHistoryOrders } from '../../db/order-history-schema';
+import type { OrderHistoryDispute, OrderHistoryLine, OrderHistoryRefund, OrderHistoryStatusEntry, orderHistoryOrders } from '../../db/order-history-schema';
 import type { CheckoutEvent } from '../kafka/consumer/decode';
 
 /**
@@ -20,7 +20,7 @@ import type { CheckoutEvent } from '../kafka/consumer/decode';
 export type OrderHistoryRow = typeof orderHistoryOrders.$inferSelect;
 export type OrderHistoryWrite = Omit<OrderHistoryRow, 'projectedAt'>;
 
-export const ORDER_HISTORY_STATUSES = ['PENDING', 'PAID', 'CONFIRMED', 'PARTIALLY_REFUNDED', 'REFUNDED', 'FAILED', 'CANCELLED', 'NEEDS_ATTENTION'] as const;
+export const ORDER_HISTORY_STATUSES = ['PENDING', 'AUTHORIZED', 'PAID', 'CONFIRMED', 'PARTIALLY_REFUNDED', 'REFUNDED', 'DISPUTED', 'FAILED', 'CANCELLED', 'NEEDS_ATTENTION'] as const;
 export type OrderHistoryStatus = (typeof ORDER_HISTORY_STATUSES)[number];
 
 /** `applied`: the newest event of its order so far; `late`: older than what the row already holds. */
@@ -31,6 +31,8 @@ export function statusOf(event: CheckoutEvent): OrderHistoryStatus | undefined {
   switch (event.type) {
     case 'checkout.started':
       return 'PENDING';
+    case 'payment.authorized':
+      return 'AUTHORIZED';
     case 'payment.captured':
       return 'PAID';
     case 'order.confirmed':
@@ -45,6 +47,13 @@ export function statusOf(event: CheckoutEvent): OrderHistoryStatus | undefined {
       const d = event.data as CheckoutEvent<'payment.refunded'>['data'];
       return d.totalRefunded >= d.orderAmount ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
     }
+    case 'payment.disputed':
+      return 'DISPUTED';
+    case 'payment.dispute_closed': {
+      // Decided: the order's money tells its status again (a lost dispute counts as returned).
+      const d = event.data as CheckoutEvent<'payment.dispute_closed'>['data'];
+      return d.totalReturned >= d.orderAmount ? 'REFUNDED' : d.totalReturned > 0 ? 'PARTIALLY_REFUNDED' : 'CONFIRMED';
+    }
     default:
       return undefined;
   }
@@ -57,7 +66,7 @@ export function project(current: OrderHistoryRow | OrderHistoryWrite | undefined
   const newest = !current || sequence > current.lastSequence;
 
   const row: OrderHistoryWrite = current
-    ? { ...current, lines: [...current.lines], refunds: [...current.refunds], statusHistory: [...current.statusHistory] }
+    ? { ...current, lines: [...current.lines], refunds: [...current.refunds], disputes: [...current.disputes], statusHistory: [...current.statusHistory] }
     : {
         orderId: data.orderId,
         checkoutId: data.checkoutId,
@@ -70,6 +79,7 @@ export function project(current: OrderHistoryRow | OrderHistoryWrite | undefined
         lines: [],
         refundedMinor: 0,
         refunds: [],
+        disputes: [],
         statusHistory: [],
         failure: null,
         paymentIntentId: null,
@@ -102,10 +112,26 @@ export function project(current: OrderHistoryRow | OrderHistoryWrite | undefined
       fillPricedLines(d.lines);
       break;
     }
+    case 'payment.authorized':
     case 'payment.captured': {
       const d = data as CheckoutEvent<'payment.captured'>['data'];
       fillTotal(d.amount, d.currency);
       row.paymentIntentId ??= d.paymentIntentId;
+      break;
+    }
+    case 'payment.disputed': {
+      const d = data as CheckoutEvent<'payment.disputed'>['data'];
+      row.disputes = withDispute(row.disputes, d.disputeId, d.amount, d.currency, (entry) => ({
+        ...entry,
+        reason: d.reason,
+        evidenceDueBy: entry.outcome ? null : d.evidenceDueBy,
+        openedAt: event.time,
+      }));
+      break;
+    }
+    case 'payment.dispute_closed': {
+      const d = data as CheckoutEvent<'payment.dispute_closed'>['data'];
+      row.disputes = withDispute(row.disputes, d.disputeId, d.amount, d.currency, (entry) => ({ ...entry, outcome: d.outcome, evidenceDueBy: null, closedAt: event.time }));
       break;
     }
     case 'user.created': {
@@ -167,6 +193,27 @@ export function project(current: OrderHistoryRow | OrderHistoryWrite | undefined
   }
   if (time < row.placedAt) row.placedAt = time;
   return { row, outcome: newest ? 'applied' : 'late' };
+}
+
+/** The dispute's entry changed by `change`, created first if its other event has not arrived yet. */
+function withDispute(
+  list: OrderHistoryDispute[],
+  disputeId: string,
+  amount: number,
+  currency: string,
+  change: (entry: OrderHistoryDispute) => OrderHistoryDispute,
+): OrderHistoryDispute[] {
+  const existing = list.find((d) => d.disputeId === disputeId) ?? {
+    disputeId,
+    amount,
+    currency: currency.toUpperCase(),
+    reason: null,
+    evidenceDueBy: null,
+    outcome: null,
+    openedAt: null,
+    closedAt: null,
+  };
+  return [...list.filter((d) => d.disputeId !== disputeId), change(existing)].sort((a, b) => a.disputeId.localeCompare(b.disputeId));
 }
 
 /** Adds `entry` unless its event is already there, keeping the list in sequence order. */

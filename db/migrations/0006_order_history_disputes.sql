@@ -1,0 +1,1 @@
+ALTER TABLE "order_history"."orders" ADD COLUMN "disputes" jsonb DEFAULT '[]'::jsonb NOT NULL;
