@@ -295,7 +295,14 @@ describe('docker-compose.yml', () => {
       for (const file of ['src/api/main.ts', 'src/workers/main.ts', 'src/workers/consumers-main.ts', 'db/migrate.ts', 'src/cli/main.ts']) expect(existsSync(path.join(ROOT, file))).toBe(true);
       const mounts = Object.values(resolved.services).flatMap((s) => (s.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[0] ?? '' : v.source)));
       for (const source of mounts.filter((m) => m.startsWith('/') || m.startsWith('.'))) expect({ source, exists: existsSync(path.resolve(ROOT, source)) }).toEqual({ source, exists: true });
-      expect(service('kafka-acls').entrypoint).toEqual(['/bin/sh', '/opt/checkout-saga/grant-access.sh']);
+      const mountedAt = (name: string, file: string) =>
+        (service(name).volumes ?? []).flatMap((v) => {
+          const [source, target] = typeof v === 'string' ? v.split(':') : [v.source, v.target];
+          return source && path.resolve(ROOT, source) === path.join(ROOT, file) ? [target] : [];
+        });
+      // The job runs the script where it is mounted, and the server reads its dynamic config where it is mounted.
+      expect(service('kafka-acls').entrypoint).toEqual(['/bin/sh', ...mountedAt('kafka-acls', 'deploy/kafka/grant-access.sh')]);
+      expect(mountedAt('temporal', 'deploy/temporal/dynamicconfig.yaml')).toEqual([env('temporal').DYNAMIC_CONFIG_FILE_PATH]);
     });
   });
 
