@@ -96,7 +96,7 @@ const schema = z
         .string()
         .trim()
         .toLowerCase()
-        .pipe(z.enum(KAFKA_SASL_MECHANISMS, { error: 'must be scram-sha-256, scram-sha-512 or plain (unset: no SASL)' }))
+        .pipe(z.enum(KAFKA_SASL_MECHANISMS, { error: 'must be scram-sha-512, scram-sha-256 or plain (unset: no SASL)' }))
         .optional(),
     ),
     KAFKA_SASL_USERNAME: z.preprocess(blankAsUnset, z.string().optional()),

@@ -1,13 +1,15 @@
-import type { KafkaConfig, SASLOptions } from 'kafkajs';
+import type { SASLOptions } from 'kafkajs';
 import type { Config } from '../config';
 
 /** The part of the configuration that says how to reach and authenticate to the brokers. */
 export type KafkaConnectionConfig = Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD' | 'KAFKA_SSL'>;
 
-export interface KafkaClientOptions extends Pick<KafkaConfig, 'clientId' | 'sasl'> {
+/** Spread into `new Kafka({ ...kafkaClientOptions(cfg, 'api'), retry, logLevel })`. */
+export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
   ssl: boolean;
+  sasl?: SASLOptions;
 }
 
 /**

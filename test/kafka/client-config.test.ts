@@ -62,7 +62,7 @@ describe('Kafka client settings', () => {
 
   it('refuses a mechanism the client cannot speak, listing the ones it can', () => {
     expect(problems({ KAFKA_SASL_MECHANISM: 'GSSAPI', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' })).toEqual([
-      'KAFKA_SASL_MECHANISM: must be scram-sha-256, scram-sha-512 or plain (unset: no SASL)',
+      'KAFKA_SASL_MECHANISM: must be scram-sha-512, scram-sha-256 or plain (unset: no SASL)',
     ]);
   });
 
