@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ALL_CONSUMER_GROUPS, type ConsumerGroupId } from './kafka/consumer/groups';
 
 /**
  * The service's configuration, read from the environment once and validated at start.
@@ -13,6 +14,23 @@ export const EMULATOR_SECRET_KEY = 'sk_test_checkout_saga_emulator';
 const durationMs = z.coerce.number().int().positive();
 /** A per-client limit: how many in the window; 0 turns the limit off. */
 const limit = (defaultValue: number) => z.coerce.number().int().min(0).default(defaultValue);
+/** An optional variable an env file leaves blank (`KAFKA_SASL_MECHANISM=`) means unset, not "the empty value". */
+const blankAsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+/** A yes/no switch: `z.coerce.boolean()` would read "false" as true. */
+const flag = (defaultValue: boolean) =>
+  z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .trim()
+      .toLowerCase()
+      .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false (also 1/0, yes/no)' }))
+      .transform((v) => v === 'true' || v === '1' || v === 'yes')
+      .default(defaultValue),
+  );
+
+/** As kafkajs names them; Kafka's own spelling (SCRAM-SHA-512) is accepted too. */
+export const KAFKA_SASL_MECHANISMS = ['scram-sha-256', 'scram-sha-512', 'plain'] as const;
 
 const schema = z
   .object({
@@ -68,6 +86,40 @@ const schema = z
     KAFKA_DLQ_TOPIC: z.string().min(1).default('checkout.events.dlq'),
     KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).default(3),
     KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).default(1),
+    /**
+     * SASL for every Kafka client of the process (docker-compose.yml gives each service a principal of
+     * its own, which the broker's ACLs know); unset: no authentication, as the local stack runs.
+     */
+    KAFKA_SASL_MECHANISM: z.preprocess(
+      blankAsUnset,
+      z
+        .string()
+        .trim()
+        .toLowerCase()
+        .pipe(z.enum(KAFKA_SASL_MECHANISMS, { error: 'must be scram-sha-512, scram-sha-256 or plain (unset: no SASL)' }))
+        .optional(),
+    ),
+    KAFKA_SASL_USERNAME: z.preprocess(blankAsUnset, z.string().optional()),
+    KAFKA_SASL_PASSWORD: z.preprocess(blankAsUnset, z.string().optional()),
+    /** TLS to the brokers, trusting Node's CA store; `plain` sends the password as it is, so only with this on. */
+    KAFKA_SSL: flag(false),
+    /**
+     * Which downstream consumers a consumers process runs. All of them by default (`npm start`); a
+     * deployment runs each in its own process, so each reads as its own Kafka principal.
+     */
+    CONSUMER_GROUPS: z
+      .string()
+      .default(ALL_CONSUMER_GROUPS.join(','))
+      .transform((value, ctx) => {
+        const known = ALL_CONSUMER_GROUPS.join(', ');
+        const names = value.split(',').map((name) => name.trim()).filter(Boolean);
+        if (names.length === 0) ctx.addIssue({ code: 'custom', message: `must name at least one consumer group (${known})` });
+        for (const name of new Set(names)) {
+          if (!(ALL_CONSUMER_GROUPS as readonly string[]).includes(name)) ctx.addIssue({ code: 'custom', message: `${name} is not a consumer of this service (${known})` });
+          else if (names.indexOf(name) !== names.lastIndexOf(name)) ctx.addIssue({ code: 'custom', message: `${name} is named twice` });
+        }
+        return names as ConsumerGroupId[];
+      }),
 
     STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_/, 'must be a Stripe secret key (sk_test_... or sk_live_...)').default(EMULATOR_SECRET_KEY),
     /** Where the stripe SDK sends requests; unset with a real key means api.stripe.com. */
@@ -128,6 +180,20 @@ const schema = z
     MAIL_INBOX_URL: z.url().optional(),
   })
   .superRefine((c, ctx) => {
+    // Credentials without a mechanism would be ignored and the client would connect unauthenticated;
+    // a mechanism without them fails only at the first connection, far from its cause.
+    for (const key of ['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const) {
+      if (c.KAFKA_SASL_MECHANISM && !c[key]) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is required with KAFKA_SASL_MECHANISM (the principal the service authenticates as)' });
+      } else if (!c.KAFKA_SASL_MECHANISM && c[key]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'is set but KAFKA_SASL_MECHANISM is not: set the mechanism (scram-sha-512, scram-sha-256 or plain) or remove the credentials',
+        });
+      }
+    }
+
     // The development secrets are in the repository: wherever strangers can reach the service or real
     // money moves, they would let anyone mint access tokens and forge Stripe webhooks. NODE_ENV is
     // not the test, because nothing forces a deployment to set it.
