@@ -64,6 +64,25 @@ export const checkouts = pgTable(
   ],
 );
 
+/**
+ * Every status a checkout's saga showed, in order: the change feed the API follows instead of asking
+ * the workflow. The saga writes a row per change (a local activity, `recordCheckoutStatus`) and
+ * NOTIFYs `checkout_status` in the same transaction; each API instance LISTENs, so long-polls and
+ * Server-Sent Events answer from here, and `Last-Event-ID` (the version) resumes without a gap.
+ * `doc` is the status as the workflow's query would answer it, without secrets (no client secret).
+ */
+export const checkoutStatusChanges = pgTable(
+  'checkout_status_changes',
+  {
+    checkoutId: uuid('checkout_id').notNull(),
+    version: integer('version').notNull(),
+    status: text('status').notNull(),
+    doc: jsonb('doc').notNull(),
+    recordedAt: timestamp('recorded_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.checkoutId, t.version] })],
+);
+
 /** `Idempotency-Key` of POST /api/checkouts: the same key and body always map to one checkout. */
 export const idempotencyKeys = pgTable('idempotency_keys', {
   key: text('key').primaryKey(),

@@ -3,6 +3,7 @@ import { createEventActivities } from './events';
 import { createOrderActivities } from './checkout/order';
 import { createPaymentActivities } from './checkout/payment';
 import { createSsoActivities } from './checkout/sso';
+import { createStatusActivities } from './checkout/status';
 import { createStockActivities } from './checkout/stock';
 import { createUserActivities } from './checkout/user';
 import { createDisputeActivities } from './dispute';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createUserActivities(deps),
     ...createSsoActivities(deps),
     ...createOrderActivities(deps),
+    ...createStatusActivities(deps),
     ...createEventActivities(deps),
     ...createRefundActivities(deps),
     ...createDisputeActivities(deps),

@@ -30,6 +30,7 @@ type CheckoutSagaActivity =
   | 'revokeSsoToken'
   | 'confirmOrder'
   | 'recordCheckoutOutcome'
+  | 'recordCheckoutStatus'
   | 'publishEvent';
 
 const BENCH_UNIT_PRICE = 1250;
@@ -89,6 +90,7 @@ const checkoutSagaStubs: Pick<Activities, CheckoutSagaActivity> = {
   async recordCheckoutOutcome() {
     return { recordedAt: new Date().toISOString() };
   },
+  async recordCheckoutStatus() {},
   async publishEvent() {},
 };
 

@@ -14,6 +14,8 @@ export class Compensations {
     /** The status document's list: updated in place so the status query shows progress. */
     private readonly report: CompensationState[],
     private readonly onChange: () => void,
+    /** Awaited as each undo starts, so whoever follows the checkout sees which one runs. */
+    private readonly beforeEach: () => Promise<void> = async () => {},
   ) {}
 
   add(name: CompensationName, undo: Undo): void {
@@ -33,6 +35,7 @@ export class Compensations {
       entry.status = 'running';
       delete entry.error;
       this.onChange();
+      await this.beforeEach();
       try {
         entry.outcome = await undo();
         entry.status = 'done';

@@ -53,6 +53,8 @@ export async function followPayment(saga: CheckoutSaga, paymentIntentId: string,
       throw ApplicationFailure.nonRetryable('The payment did not settle in time', FailureCode.PAYMENT_SETTLEMENT_TIMEOUT);
     }
     const deadline = onBuyer ? Math.min(actionDeadline, abandonDeadline()) : settleDeadline;
+    // The buyer needs the challenge's URL, the follower the status, before the saga waits.
+    await saga.report();
     const woken = await condition(() => saga.cancelRequested || saga.paymentEvents.length > signalsSeen, Math.max(1, Math.min(deadline, now + askAgainIn) - now));
     saga.checkpoint();
     if (!woken) askAgainIn = Math.min(askAgainIn * 2, MAX_RECONCILE_INTERVAL_MS);

@@ -70,6 +70,8 @@ export class CheckoutSaga {
   paymentFollowedSince: number | undefined;
   private cancelRequest: CancelRequest | undefined;
   private retryRequested = false;
+  /** The last version written to the change feed. */
+  private reportedVersion = 0;
   private readonly events: OrderEvents;
   private readonly compensations: Compensations;
 
@@ -90,7 +92,7 @@ export class CheckoutSaga {
       updatedAt: new Date().toISOString(),
     };
     this.events = new OrderEvents({ orderId: input.orderId, checkoutId: input.checkoutId, customerEmail: input.customer.email });
-    this.compensations = new Compensations(this.state.compensations, () => this.changed());
+    this.compensations = new Compensations(this.state.compensations, () => this.changed(), () => this.report());
     this.listen();
   }
 
@@ -117,6 +119,18 @@ export class CheckoutSaga {
     ]);
   }
 
+  /**
+   * Shape 4: writes the state to PostgreSQL's change feed when it changed since the last write, so
+   * the API answers status, long-polls and Server-Sent Events without asking the workflow. Called
+   * before the saga waits on anything (a step, a timer, a signal), which is when the state a
+   * follower sees must be current. A report: a local activity, safe to run again.
+   */
+  async report(): Promise<void> {
+    if (this.shape < 4 || this.state.version === this.reportedVersion) return;
+    this.reportedVersion = this.state.version;
+    await this.activities.report.db.recordCheckoutStatus({ state: this.state });
+  }
+
   /** The one place a cancel takes effect. */
   checkpoint(): void {
     if (this.cancelRequest) throw new CheckoutCancelled(this.cancelRequest.reason ?? 'Cancelled on request');
@@ -130,8 +144,10 @@ export class CheckoutSaga {
   /** Runs one step: its status, the step, then a checkpoint (but after the last, past which nothing is undone). */
   async step<Args, Result>(definition: SagaStep<Args, Result>, args: Args, opts: { last?: boolean } = {}): Promise<Result> {
     this.setStatus('PROCESSING', definition.name);
+    await this.report();
     const result = await definition.run(this, args);
-    if (!opts.last) this.checkpoint();
+    if (opts.last) await this.report();
+    else this.checkpoint();
     return result;
   }
 
@@ -163,6 +179,7 @@ export class CheckoutSaga {
             delete this.state.outcomeEventPending;
             this.changed();
             upsertSearchAttributes([{ key: searchAttributes.step, value: this.state.step ?? 'none' }]);
+            await this.report();
           }
           return;
         } catch (err) {
@@ -170,6 +187,7 @@ export class CheckoutSaga {
           this.changed();
           upsertSearchAttributes([{ key: searchAttributes.step, value: 'outcomeEventPending' }]);
           log.error('outcome event not delivered yet; retrying without end', { checkoutId: this.checkoutId, type: event.type, round });
+          await this.report();
           await sleep(wait);
         }
       }
@@ -197,6 +215,7 @@ export class CheckoutSaga {
   private async undoAll(finalStatus: 'FAILED' | 'CANCELLED'): Promise<CheckoutResult> {
     const failedStep = this.state.step;
     this.setStatus('COMPENSATING');
+    await this.report();
     for (let round = 1; ; round++) {
       const stillFailing = await this.compensations.run();
       if (stillFailing.length === 0) break;
@@ -204,14 +223,17 @@ export class CheckoutSaga {
       // recorded (or its event waits for Kafka) must not be wiped out.
       this.retryRequested = false;
       this.setStatus('NEEDS_ATTENTION');
+      await this.report();
       log.error('compensation failed: checkout needs attention', { checkoutId: this.checkoutId, pending: stillFailing });
       const attention = this.event('checkout.needs_attention', { pendingCompensations: stillFailing }, `:${round}`);
       await this.recordOutcome('NEEDS_ATTENTION', failedStep, attention);
       await this.publishUntilDelivered(attention);
       await condition(() => this.retryRequested);
       this.setStatus('COMPENSATING');
+      await this.report();
     }
     this.setStatus(finalStatus);
+    await this.report();
     const failure = this.state.failure!;
     const ending =
       finalStatus === 'CANCELLED'

@@ -27,18 +27,20 @@ import {
  *    again on the same path. Shape 3 also makes Temporal's own cancel a cancel request, verifies the
  *    payment with Stripe before the order is confirmed, treats a payment signal as a hint to ask
  *    Stripe, and follows a payment that is still processing.
- * 4: shape 3, and a checkout started with captureMode `deferred` (PAYMENT_CAPTURE_MODE) authorizes
- *    at the payment step and captures at the start of confirmOrder (one more activity).
+ * 4: shape 3, plus: every status change is reported to PostgreSQL's change feed (a local activity,
+ *    `recordCheckoutStatus`), which the API follows instead of querying the workflow; and a checkout
+ *    started with captureMode `deferred` (PAYMENT_CAPTURE_MODE) authorizes at the payment step and
+ *    captures at the start of confirmOrder.
  */
 export type Shape = 1 | 2 | 3 | 4;
 
 export const LOCAL_SHORT_STEPS_PATCH = 'local-activities-for-short-steps';
 export const STEPS_AS_ACTIVITIES_PATCH = 'forward-steps-as-activities';
-export const DEFERRED_CAPTURE_PATCH = 'deferred-capture';
+export const STATUS_FEED_PATCH = 'status-feed-and-deferred-capture';
 
 /** Decided once, at the start: the first `patched()` a checkout meets fixes its shape. */
 export function checkoutShape(): Shape {
-  if (patched(DEFERRED_CAPTURE_PATCH)) return 4;
+  if (patched(STATUS_FEED_PATCH)) return 4;
   return patched(STEPS_AS_ACTIVITIES_PATCH) ? 3 : patched(LOCAL_SHORT_STEPS_PATCH) ? 2 : 1;
 }
 

@@ -7,7 +7,7 @@ import { createUser } from './steps/create-user';
 import { issueSsoToken } from './steps/issue-sso-token';
 import { reserveStock } from './steps/reserve-stock';
 
-export { DEFERRED_CAPTURE_PATCH, LOCAL_SHORT_STEPS_PATCH, STEPS_AS_ACTIVITIES_PATCH } from './shapes';
+export { LOCAL_SHORT_STEPS_PATCH, STATUS_FEED_PATCH, STEPS_AS_ACTIVITIES_PATCH } from './shapes';
 
 /**
  * Reserve stock -> capture payment -> create user -> issue SSO token -> confirm order. Each step
