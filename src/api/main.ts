@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { Kafka, logLevel } from 'kafkajs';
+import { kafkaClientOptions } from '../kafka/client-config';
 import { Registry } from 'prom-client';
 import { config, ConfigError, type Config } from '../config';
 import { ALL_CONSUMER_GROUPS } from '../kafka/consumer/groups';
@@ -35,8 +36,7 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
   const connection = Connection.lazy({ address: cfg.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
   const kafkaAdmin = new Kafka({
-    clientId: `${cfg.KAFKA_CLIENT_ID}-api`,
-    brokers: cfg.KAFKA_BROKERS,
+    ...kafkaClientOptions(cfg, 'api'),
     logLevel: logLevel.NOTHING,
     // Readiness asks again every few seconds; kafkajs's own retries would only make it slower to answer.
     retry: { retries: 0 },
@@ -44,8 +44,7 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
   }).admin();
   // The downstream consumers as Kafka sees them: group membership for readiness, offsets for lag.
   const consumersAdmin = new Kafka({
-    clientId: `${cfg.KAFKA_CLIENT_ID}-api-consumers`,
-    brokers: cfg.KAFKA_BROKERS,
+    ...kafkaClientOptions(cfg, 'api-consumers'),
     logLevel: logLevel.NOTHING,
     // Finding a group's coordinator needs the cluster metadata, which a fresh client loads on its
     // first retry: two quick ones, within the probe's 2 s.

@@ -20,17 +20,22 @@ export interface KafkaClientOptions {
  * Timeouts, retries and log levels stay with each caller: they differ by what the client is for.
  */
 export function kafkaClientOptions(cfg: KafkaConnectionConfig, role?: string): KafkaClientOptions {
-  const options: KafkaClientOptions = {
+  return {
     brokers: [...cfg.KAFKA_BROKERS],
     clientId: role ? `${cfg.KAFKA_CLIENT_ID}-${role}` : cfg.KAFKA_CLIENT_ID,
-    ssl: cfg.KAFKA_SSL,
+    ...kafkaSecurity(cfg),
   };
-  const sasl = saslOptions(cfg);
-  if (sasl) options.sasl = sasl;
-  return options;
 }
 
-function saslOptions(cfg: KafkaConnectionConfig): SASLOptions | undefined {
+/** How this process authenticates to the brokers: for clients whose brokers and id come from elsewhere. */
+export type KafkaSecurity = Pick<KafkaClientOptions, 'ssl' | 'sasl'>;
+
+export function kafkaSecurity(cfg: Pick<KafkaConnectionConfig, 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD' | 'KAFKA_SSL'>): KafkaSecurity {
+  const sasl = saslOptions(cfg);
+  return { ssl: cfg.KAFKA_SSL, ...(sasl ? { sasl } : {}) };
+}
+
+function saslOptions(cfg: Pick<KafkaConnectionConfig, 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD'>): SASLOptions | undefined {
   const { KAFKA_SASL_MECHANISM: mechanism, KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = cfg;
   if (!mechanism) return undefined;
   // parseConfig refuses a mechanism without both; a hand-built config must not connect anonymously instead.

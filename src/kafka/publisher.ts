@@ -1,6 +1,7 @@
 import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { OutcomeEvent } from '../events/contract';
+import type { KafkaSecurity } from './client-config';
 import { cloudEventAttributes } from '../events/outcome-events';
 
 export interface EventPublisher {
@@ -11,6 +12,8 @@ export interface EventPublisher {
 export interface EventPublisherOptions {
   brokers: string[];
   clientId: string;
+  /** SASL and TLS of the process (kafkaSecurity(config)); none on the local stack. */
+  security?: KafkaSecurity;
   topic: string;
 }
 
@@ -23,6 +26,7 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
   const kafka = new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers,
+    ...opts.security,
     logLevel: logLevel.NOTHING,
     // Fail a send within the activity's timeout so Temporal, not kafkajs, owns the long retry.
     retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },

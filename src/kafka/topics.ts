@@ -1,4 +1,5 @@
 import { ConfigResourceTypes, Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import { kafkaSecurity, type KafkaSecurity } from './client-config';
 import type { Config } from '../config';
 import { logger, type Logger } from '../logger';
 
@@ -15,6 +16,8 @@ export interface TopicOptions {
   partitions: number;
   replicationFactor?: number;
   clientId?: string;
+  /** SASL and TLS of the process (kafkaSecurity(config)); none on the local stack. */
+  security?: KafkaSecurity;
   /**
    * `retention.ms` of both topics when created; default -1 (kept forever). The outcome topic is the
    * history a consumer added later starts from (DESIGN.md: a new consumer reads the whole retained
@@ -36,7 +39,7 @@ export interface EnsureTopicsResult {
 
 /** The configured topics, as every process that publishes or consumes provisions them at start. */
 export function ensureConfiguredTopics(
-  cfg: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_TOPIC' | 'KAFKA_DLQ_TOPIC' | 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_CLIENT_ID'>,
+  cfg: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_TOPIC' | 'KAFKA_DLQ_TOPIC' | 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_CLIENT_ID' | 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD' | 'KAFKA_SSL'>,
   role: string,
 ): Promise<EnsureTopicsResult> {
   return ensureTopics(cfg.KAFKA_BROKERS, {
@@ -45,6 +48,7 @@ export function ensureConfiguredTopics(
     partitions: cfg.KAFKA_TOPIC_PARTITIONS,
     replicationFactor: cfg.KAFKA_REPLICATION_FACTOR,
     clientId: `${cfg.KAFKA_CLIENT_ID}-${role}-topics`,
+    security: kafkaSecurity(cfg),
   });
 }
 
@@ -53,6 +57,7 @@ export async function ensureTopics(brokers: string[], opts: TopicOptions): Promi
   const kafka = new Kafka({
     clientId: opts.clientId ?? 'checkout-saga-topics',
     brokers,
+    ...opts.security,
     logLevel: logLevel.WARN,
     logCreator: kafkajsToPino,
     retry: { retries: 5, initialRetryTime: 300 },

@@ -4,7 +4,7 @@ import { CONSUMER_GROUPS } from '../kafka/consumer/groups';
 import { createEventConsumer, type EventConsumer, type EventConsumerOptions } from '../kafka/consumer/runtime';
 import { createOrderHistoryProjector, ORDER_HISTORY_EVENT_TYPES } from './projector';
 
-export type ConsumerConnection = Pick<EventConsumerOptions, 'brokers' | 'clientId' | 'topic' | 'dlqTopic'>;
+export type ConsumerConnection = Pick<EventConsumerOptions, 'brokers' | 'clientId' | 'topic' | 'dlqTopic' | 'security'>;
 /** What a test (or another deployment) may change: a group of its own, retry timings, the handler around the projector. */
 export type ConsumerOverrides = Partial<Pick<EventConsumerOptions, 'groupId' | 'maxAttempts' | 'retry' | 'partitionsConsumedConcurrently' | 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'autoCommitIntervalMs'>> & {
   wrapHandler?: (handler: EventConsumerOptions['handler']) => EventConsumerOptions['handler'];

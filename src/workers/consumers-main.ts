@@ -1,4 +1,6 @@
 import { config, ConfigError } from '../config';
+import { kafkaSecurity } from '../kafka/client-config';
+import { CONSUMER_GROUPS, type ConsumerGroupId } from '../kafka/consumer/groups';
 import type { EventConsumer } from '../kafka/consumer/runtime';
 import { connectDatabase } from '../../db/client';
 import { ensureConfiguredTopics } from '../kafka/topics';
@@ -19,11 +21,13 @@ async function main(): Promise<void> {
   await ensureConfiguredTopics(cfg, 'consumers');
   const database = connectDatabase(cfg.DATABASE_URL, cfg.DATABASE_POOL_SIZE);
   const mailer = createMailer({ smtpUrl: cfg.SMTP_URL, from: cfg.MAIL_FROM });
-  const connection = { brokers: cfg.KAFKA_BROKERS, clientId: cfg.KAFKA_CLIENT_ID, topic: cfg.KAFKA_TOPIC, dlqTopic: cfg.KAFKA_DLQ_TOPIC };
-  const consumers: EventConsumer[] = [
-    createOrderHistoryConsumer({ connection, db: database.db, logger }),
-    createNotificationConsumer({ connection, db: database.db, mailer, logger, ...withSweep(notificationSettings(cfg)) }),
-  ];
+  const connection = { brokers: cfg.KAFKA_BROKERS, clientId: cfg.KAFKA_CLIENT_ID, topic: cfg.KAFKA_TOPIC, dlqTopic: cfg.KAFKA_DLQ_TOPIC, security: kafkaSecurity(cfg) };
+  // CONSUMER_GROUPS: all by default; a deployment runs each in a process of its own, as its own principal.
+  const builders: Record<ConsumerGroupId, () => EventConsumer> = {
+    [CONSUMER_GROUPS.orderHistoryProjector]: () => createOrderHistoryConsumer({ connection, db: database.db, logger }),
+    [CONSUMER_GROUPS.notificationSender]: () => createNotificationConsumer({ connection, db: database.db, mailer, logger, ...withSweep(notificationSettings(cfg)) }),
+  };
+  const consumers: EventConsumer[] = cfg.CONSUMER_GROUPS.map((group) => builders[group]());
 
   let stopping: Promise<void> | undefined;
   const stop = (why: string) =>

@@ -1,3 +1,4 @@
+import { kafkaSecurity } from '../kafka/client-config';
 import { connectDatabase, type DatabaseHandle } from '../../db/client';
 import type { Config } from '../config';
 import { createEventPublisher, type EventPublisher } from '../kafka/publisher';
@@ -14,7 +15,7 @@ export interface WorkerResources {
 /** The worker process's I/O clients: built once, handed to the activity factories, closed on shutdown. */
 export function createWorkerResources(config: Config): WorkerResources {
   const database = connectDatabase(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  const events = createEventPublisher({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-worker`, topic: config.KAFKA_TOPIC });
+  const events = createEventPublisher({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-worker`, topic: config.KAFKA_TOPIC, security: kafkaSecurity(config) });
   const deps: ActivityDeps = {
     db: database.db,
     stripe: createStripeClient(config),

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, Partitioners, type Consumer, type Message, type Producer } from 'kafkajs';
+import type { KafkaSecurity } from '../client-config';
 import type { CheckoutEventType } from '../../events/contract';
 import { kafkajsToPino } from '../topics';
 import type { Logger } from '../../logger';
@@ -49,6 +50,8 @@ export interface EventConsumerOptions {
   groupId: string;
   brokers: string[];
   clientId: string;
+  /** SASL and TLS of the process (kafkaSecurity(config)); none on the local stack. */
+  security?: KafkaSecurity;
   topic: string;
   dlqTopic: string;
   /** Event types this consumer acts on; any other record is acknowledged without validating its data. */
@@ -92,6 +95,7 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
   const kafka = new Kafka({
     clientId: `${options.clientId}-${options.groupId}`,
     brokers: options.brokers,
+    ...options.security,
     // Rebalances and reconnects are routine; kafkajs' errors still reach the service log.
     logLevel: logLevel.ERROR,
     logCreator: kafkajsToPino,
