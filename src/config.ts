@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ALL_CONSUMER_GROUPS, type ConsumerGroupId } from './kafka/consumer/groups';
+import { parseCodecKeys } from './temporal/codec';
 
 /**
  * The service's configuration, read from the environment once and validated at start.
@@ -9,6 +10,8 @@ import { ALL_CONSUMER_GROUPS, type ConsumerGroupId } from './kafka/consumer/grou
 
 const DEV_WEBHOOK_SECRET = 'whsec_checkout_saga_local_development_only';
 const DEV_SSO_SECRET = 'checkout-saga-local-development-sso-secret-change-me';
+/** 32 bytes: the local stack's payload key. Test histories in test/histories are sealed with it. */
+const DEV_PAYLOAD_CODEC_KEYS = 'dev-2026:Y2hlY2tvdXQtc2FnYSBsb2NhbCBwYXlsb2FkIGtleSE=';
 export const EMULATOR_SECRET_KEY = 'sk_test_checkout_saga_emulator';
 
 const durationMs = z.coerce.number().int().positive();
@@ -128,6 +131,34 @@ const schema = z
     STRIPE_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_/).optional(),
 
     SSO_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_SSO_SECRET),
+
+    /**
+     * The AES-256-GCM keys that seal every Temporal payload (src/temporal/codec.ts), as
+     * `id:base64,id:base64`: the first seals new payloads unless PAYLOAD_CODEC_ACTIVE_KEY names another;
+     * every listed key still opens what it sealed. Rotate by putting a new key first and keeping the
+     * old one listed until nothing it sealed is needed (retention).
+     */
+    PAYLOAD_CODEC_KEYS: z
+      .string()
+      .default(DEV_PAYLOAD_CODEC_KEYS)
+      .transform((value, ctx) => {
+        try {
+          return parseCodecKeys(value);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+          return z.NEVER;
+        }
+      }),
+    PAYLOAD_CODEC_ACTIVE_KEY: z.string().min(1).optional(),
+    /** The codec server (src/temporal/codec-server-main.ts) that lets the Temporal Web UI show decrypted payloads to operators. */
+    CODEC_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8235),
+    /** Bearer token operators (and the Web UI, with "pass access token") send to the codec server; required off loopback. */
+    CODEC_SERVER_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+    /** Origins allowed to call the codec server from a browser; default: TEMPORAL_UI_URL's. */
+    CODEC_SERVER_CORS_ORIGINS: z
+      .string()
+      .optional()
+      .transform((value) => (value ? value.split(',').map((o) => o.trim()).filter(Boolean) : undefined)),
     SSO_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
     /** The single-use sign-in link emailed to an existing account's owner: it must outlive ordinary mail delay and a consumer outage. */
     SSO_EMAIL_LINK_TTL_SECONDS: z.coerce.number().int().min(300).max(7 * 24 * 3600).default(24 * 3600),
@@ -194,6 +225,10 @@ const schema = z
       }
     }
 
+    if (c.PAYLOAD_CODEC_ACTIVE_KEY && !c.PAYLOAD_CODEC_KEYS.has(c.PAYLOAD_CODEC_ACTIVE_KEY)) {
+      ctx.addIssue({ code: 'custom', path: ['PAYLOAD_CODEC_ACTIVE_KEY'], message: `names no key of PAYLOAD_CODEC_KEYS (${[...c.PAYLOAD_CODEC_KEYS.keys()].join(', ')})` });
+    }
+
     // The development secrets are in the repository: wherever strangers can reach the service or real
     // money moves, they would let anyone mint access tokens and forge Stripe webhooks. NODE_ENV is
     // not the test, because nothing forces a deployment to set it.
@@ -209,7 +244,11 @@ const schema = z
     const message = `is the repository's development value, which must not be used here (${exposure}): set a secret of your own`;
     if (c.SSO_SECRET === DEV_SSO_SECRET) ctx.addIssue({ code: 'custom', path: ['SSO_SECRET'], message });
     if (c.STRIPE_WEBHOOK_SECRET === DEV_WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message });
+    if ([...c.PAYLOAD_CODEC_KEYS.values()].some((key) => DEV_PAYLOAD_KEY.equals(key))) ctx.addIssue({ code: 'custom', path: ['PAYLOAD_CODEC_KEYS'], message });
+    if (!c.CODEC_SERVER_TOKEN) ctx.addIssue({ code: 'custom', path: ['CODEC_SERVER_TOKEN'], message: `is required here (${exposure}): the codec server decrypts customer data` });
   });
+
+const DEV_PAYLOAD_KEY = parseCodecKeys(DEV_PAYLOAD_CODEC_KEYS).values().next().value!;
 
 /** localhost, *.localhost, 127.0.0.0/8 or [::1]: a URL only this machine can reach. */
 export function isLoopbackUrl(url: string): boolean {

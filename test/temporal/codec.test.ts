@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { EncryptionCodec, ENCRYPTED_ENCODING, parseCodecKeys, PayloadKeyMissingError } from '../../src/temporal/codec';
+import { parseConfig } from '../../src/config';
+
+const key = () => randomBytes(32);
+const payloadOf = (value: unknown) => defaultPayloadConverter.toPayload(value);
+const valueOf = (payload: Parameters<typeof defaultPayloadConverter.fromPayload>[0]) => defaultPayloadConverter.fromPayload(payload);
+
+describe('the payload codec', () => {
+  const customer = { email: 'ada@example.com', name: 'Ada Lovelace' };
+
+  it('seals a payload so nothing of it reads in clear, and opens it again', async () => {
+    const codec = new EncryptionCodec({ activeKeyId: 'k1', keys: new Map([['k1', key()]]) });
+    const [sealed] = await codec.encode([payloadOf(customer)]);
+
+    expect(Buffer.from(sealed!.metadata!.encoding!).toString()).toBe(ENCRYPTED_ENCODING);
+    expect(Buffer.from(sealed!.metadata!['encryption-key-id']!).toString()).toBe('k1');
+    expect(Buffer.from(sealed!.data!).toString('latin1')).not.toContain('ada@example.com');
+    const [opened] = await codec.decode([sealed!]);
+    expect(valueOf(opened!)).toEqual(customer);
+  });
+
+  it('after a rotation seals with the new key and still opens what the old one sealed', async () => {
+    const old = key();
+    const before = new EncryptionCodec({ activeKeyId: 'old', keys: new Map([['old', old]]) });
+    const [sealedBefore] = await before.encode([payloadOf(customer)]);
+    const after = new EncryptionCodec({ activeKeyId: 'new', keys: new Map([['new', key()], ['old', old]]) });
+
+    const [sealedAfter] = await after.encode([payloadOf(customer)]);
+    expect(Buffer.from(sealedAfter!.metadata!['encryption-key-id']!).toString()).toBe('new');
+    expect((await after.decode([sealedBefore!, sealedAfter!])).map(valueOf)).toEqual([customer, customer]);
+  });
+
+  it('refuses to open a payload whose key was dropped, naming the key', async () => {
+    const [sealed] = await new EncryptionCodec({ activeKeyId: 'gone', keys: new Map([['gone', key()]]) }).encode([payloadOf(customer)]);
+    await expect(new EncryptionCodec({ activeKeyId: 'k2', keys: new Map([['k2', key()]]) }).decode([sealed!])).rejects.toThrow(PayloadKeyMissingError);
+  });
+
+  it('refuses a payload that was tampered with', async () => {
+    const codec = new EncryptionCodec({ activeKeyId: 'k1', keys: new Map([['k1', key()]]) });
+    const [sealed] = await codec.encode([payloadOf(customer)]);
+    const data = Buffer.from(sealed!.data!);
+    data[20] = data[20]! ^ 1;
+    await expect(codec.decode([{ ...sealed!, data }])).rejects.toThrow();
+  });
+
+  it('passes through payloads that were never sealed (histories from before the codec)', async () => {
+    const codec = new EncryptionCodec({ activeKeyId: 'k1', keys: new Map([['k1', key()]]) });
+    const plain = payloadOf(customer);
+    expect(await codec.decode([plain])).toEqual([plain]);
+  });
+});
+
+describe('the payload keys in the configuration', () => {
+  const base = { APP_URL: 'http://127.0.0.1:3000' };
+  const k = (b: Buffer) => b.toString('base64');
+
+  it('are id:base64 pairs of 32-byte keys, each problem named', () => {
+    expect(parseCodecKeys(`a:${k(key())},b:${k(key())}`).size).toBe(2);
+    expect(() => parseConfig({ ...base, PAYLOAD_CODEC_KEYS: `a:${k(randomBytes(16))}` })).toThrow(/PAYLOAD_CODEC_KEYS: key "a" must be 32 bytes/);
+    expect(() => parseConfig({ ...base, PAYLOAD_CODEC_KEYS: 'no-colon' })).toThrow(/PAYLOAD_CODEC_KEYS: .* is not id:base64key/);
+    expect(() => parseConfig({ ...base, PAYLOAD_CODEC_KEYS: `a:${k(key())}`, PAYLOAD_CODEC_ACTIVE_KEY: 'b' })).toThrow(/PAYLOAD_CODEC_ACTIVE_KEY: names no key/);
+  });
+
+  it('refuse the repository development key, and require a codec server token, wherever strangers can reach the service', () => {
+    expect(() => parseConfig({ APP_URL: 'https://shop.example.com', SSO_SECRET: 'x'.repeat(40), STRIPE_WEBHOOK_SECRET: 'whsec_prod' })).toThrow(
+      /PAYLOAD_CODEC_KEYS: is the repository's development value[\s\S]*CODEC_SERVER_TOKEN: is required here/,
+    );
+    expect(() =>
+      parseConfig({ APP_URL: 'https://shop.example.com', SSO_SECRET: 'x'.repeat(40), STRIPE_WEBHOOK_SECRET: 'whsec_prod', PAYLOAD_CODEC_KEYS: `prod:${k(key())}`, CODEC_SERVER_TOKEN: 't'.repeat(32) }),
+    ).not.toThrow();
+  });
+});
