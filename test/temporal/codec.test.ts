@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { EncryptionCodec, ENCRYPTED_ENCODING, parseCodecKeys, PayloadKeyMissingError } from '../../src/temporal/codec';
+import { createCodecServer } from '../../src/temporal/codec-server';
 import { parseConfig } from '../../src/config';
 
 const key = () => randomBytes(32);
@@ -70,5 +71,50 @@ describe('the payload keys in the configuration', () => {
     expect(() =>
       parseConfig({ APP_URL: 'https://shop.example.com', SSO_SECRET: 'x'.repeat(40), STRIPE_WEBHOOK_SECRET: 'whsec_prod', PAYLOAD_CODEC_KEYS: `prod:${k(key())}`, CODEC_SERVER_TOKEN: 't'.repeat(32) }),
     ).not.toThrow();
+  });
+});
+
+describe('the codec server', () => {
+  const codec = new EncryptionCodec({ activeKeyId: 'k1', keys: new Map([['k1', key()]]) });
+  const uiOrigin = 'http://127.0.0.1:8233';
+  const token = 'operator-token-0123456789abcdef';
+  let url: string;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    const server = createCodecServer({ codec, token, allowedOrigins: [uiOrigin] }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/codec`;
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  });
+  afterAll(() => close());
+
+  const wire = (p: { metadata?: Record<string, Uint8Array | null | undefined> | null; data?: Uint8Array | null }) => ({
+    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')])),
+    data: Buffer.from(p.data ?? []).toString('base64'),
+  });
+
+  it('decodes for an operator with the token what the service sealed, as the Web UI asks', async () => {
+    const sealed = await codec.encode([payloadOf({ email: 'ada@example.com' })]);
+    const res = await fetch(`${url}/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, origin: uiOrigin, 'x-namespace': 'default' },
+      body: JSON.stringify({ payloads: sealed.map(wire) }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(uiOrigin);
+    const body = (await res.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
+    expect(JSON.parse(Buffer.from(body.payloads[0]!.data, 'base64').toString())).toEqual({ email: 'ada@example.com' });
+  });
+
+  it('refuses a caller without the token, and a browser from another origin', async () => {
+    const sealed = await codec.encode([payloadOf({ email: 'ada@example.com' })]);
+    const body = JSON.stringify({ payloads: sealed.map(wire) });
+    const anonymous = await fetch(`${url}/decode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(anonymous.status).toBe(401);
+    const preflight = await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBe(403);
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    const uiPreflight = await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { origin: uiOrigin, 'access-control-request-method': 'POST' } });
+    expect(uiPreflight.status).toBe(204);
   });
 });
