@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { Registry } from 'prom-client';
@@ -7,7 +6,7 @@ import * as schema from '../../db/schema';
 import { createReadinessChecker, postgresProbe, temporalProbe } from '../../src/api/readiness';
 import { countInProgress } from '../../src/application/checkouts/admission';
 import { checkoutWorkflowId } from '../../src/workflows/checkout/contract';
-import { startTestApi, startVariantApp, type TestApi } from './support';
+import { closedPort, startTestApi, startVariantApp, type TestApi } from './support';
 
 interface Problem {
   type: string;
@@ -335,13 +334,4 @@ async function countWorkflowRuns(api: TestApi, checkoutId: string): Promise<numb
 async function startedTotal(api: TestApi): Promise<number> {
   const match = /^checkouts_started_total (\d+)/m.exec(await api.scrapeMetrics());
   return Number(match?.[1] ?? 0);
-}
-
-/** A port nothing listens on: bound, read, released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
