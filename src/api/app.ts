@@ -32,7 +32,7 @@ export const JSON_BODY_LIMIT = '32kb';
 
 export function createApp(given: ApiDeps): Express {
   const deps = resolveApiDeps(given);
-  const admission = createAdmission(deps.db, {
+  const admission = createAdmission({
     limit: deps.config.CHECKOUT_MAX_IN_FLIGHT,
     perClient: { limit: deps.config.CHECKOUT_MAX_IN_FLIGHT_PER_CLIENT, windowMs: deps.config.PAYMENT_ACTION_TIMEOUT_MS + PER_CLIENT_ADMISSION_MARGIN_MS },
   });

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import * as schema from '../../db/schema';
+import { connectDatabase } from '../../db/client';
 import { createReadinessChecker, postgresProbe, temporalProbe } from '../../src/api/readiness';
 import { countInProgress } from '../../src/application/checkouts/admission';
 import { checkoutWorkflowId } from '../../src/workflows/checkout/contract';
@@ -317,6 +318,21 @@ describe('POST /api/checkouts while CHECKOUT_MAX_IN_FLIGHT checkouts are in prog
       await variant.close();
       await api.request('POST', `/api/checkouts/${held[1]!.checkoutId}/cancel`, { json: { reason: 'admission test done' } });
       await api.waitForStatus(held[1]!.checkoutId, (v) => v.status === 'CANCELLED');
+    }
+  });
+
+  it('answers every submit of a burst larger than its connection pool: counting the door never waits for a connection the burst holds', async () => {
+    const small = connectDatabase(api.h.config.DATABASE_URL, 2);
+    const variant = await startVariantApp(api, { db: small.db, config: { ...api.h.config, CHECKOUT_MAX_IN_FLIGHT: 1_000 } });
+    const body = () => ({ customer: { email: `burst-${randomUUID().slice(0, 8)}@example.com` }, items: [{ sku, quantity: 1 }], paymentMethodId: 'pm_card_visa' });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => fetch(`${variant.url}/api/checkouts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body()) })),
+      );
+      expect(answers.map((res) => res.status)).toEqual(Array.from({ length: 8 }, () => 202));
+    } finally {
+      await variant.close();
+      await small.close();
     }
   });
 });

@@ -70,7 +70,7 @@ export async function startCheckout(deps: CheckoutDeps, request: StartCheckoutRe
     if (clientHash) await deps.admission?.admitClient(tx, clientHash);
     // After the replay check (a retry of a checkout already accepted is always answered) and after
     // the client's own share (a checkout refused for that takes no place in the global count).
-    await deps.admission?.admit();
+    await deps.admission?.admit(tx);
     await tx.insert(checkouts).values({
       id: checkoutId,
       orderId,
