@@ -1,23 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Client } from '@temporalio/client';
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import type { Registry } from 'prom-client';
 import { createAdmission } from '../application/checkouts/admission';
 import { createBuyerPresence } from '../application/checkouts/buyer-presence';
-import { DEFAULT_CHECKOUT_TIMEOUTS, type CheckoutTimeouts } from '../application/checkouts/deps';
 import { usesStripeEmulator, type Config } from '../config';
-import type { Database } from '../../db/client';
 import { serializeError, type Logger } from '../logger';
-import type { ChargeEventHandler } from '../application/payments/stripe-webhooks';
 import { createAccessTokens } from '../application/sign-in/access-token';
 import { clientAddressKey, trustProxySetting } from './client-address';
+import { resolveApiDeps, type ApiDeps } from './deps';
 import { createApiMetrics, httpMetricsMiddleware } from './metrics';
 import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { createRateLimits } from './rate-limits';
-import type { ReadinessChecker } from './readiness';
 import { checkoutRoutes } from './routes/checkouts';
 import type { ApiContext } from './routes/context';
 import { healthRoutes } from './routes/health';
@@ -27,27 +22,7 @@ import { productRoutes } from './routes/products';
 import { ssoApiRoutes, ssoBrowserRoutes } from './routes/sso';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 
-export interface ApiTimeouts extends CheckoutTimeouts {
-  /** Signalling a workflow from a webhook: past this, Stripe gets a 503 and retries later. */
-  webhookSignalMs: number;
-}
-
-/** Everything the API talks to, injected so tests run the real app on port 0 against the local stack. */
-export interface ApiDeps {
-  config: Config;
-  db: Database;
-  temporal: Client;
-  logger: Logger;
-  metrics: Registry;
-  readiness: ReadinessChecker;
-  /** External refunds and disputes from Stripe (`charge.refunded`, `charge.dispute.created`). */
-  onChargeEvent?: ChargeEventHandler;
-  timeouts?: Partial<ApiTimeouts>;
-  /** Aborted when the process starts draining, so open long-polls answer at once. */
-  shutdownSignal?: AbortSignal;
-  /** Let this app delete long-expired rate-limit rows now and then (the API process; tests need not). */
-  sweepExpiredRateLimits?: boolean;
-}
+export type { ApiDeps, ApiTimeouts } from './deps';
 
 /** Beyond the longest a checkout can wait on 3-D Secure, a checkout still "in progress" is stuck and frees its client's slot. */
 const PER_CLIENT_ADMISSION_MARGIN_MS = 120_000;
@@ -55,9 +30,9 @@ const PER_CLIENT_ADMISSION_MARGIN_MS = 120_000;
 /** A JSON API body never needs more; a bigger one is a mistake or an attempt to tie up the parser. */
 export const JSON_BODY_LIMIT = '32kb';
 
-export function createApp(deps: ApiDeps): Express {
-  const timeouts: ApiTimeouts = { ...DEFAULT_CHECKOUT_TIMEOUTS, webhookSignalMs: 5_000, ...deps.timeouts };
-  const admission = createAdmission(deps.db, {
+export function createApp(given: ApiDeps): Express {
+  const deps = resolveApiDeps(given);
+  const admission = createAdmission({
     limit: deps.config.CHECKOUT_MAX_IN_FLIGHT,
     perClient: { limit: deps.config.CHECKOUT_MAX_IN_FLIGHT_PER_CLIENT, windowMs: deps.config.PAYMENT_ACTION_TIMEOUT_MS + PER_CLIENT_ADMISSION_MARGIN_MS },
   });
@@ -65,12 +40,12 @@ export function createApp(deps: ApiDeps): Express {
   // Three chances per abandon window: one lost signal never makes a followed challenge look abandoned.
   const buyerPresence = createBuyerPresence(deps.temporal, { everyMs: Math.floor(deps.config.PAYMENT_ABANDON_AFTER_MS / 3) });
   const ctx: ApiContext = {
-    deps: { ...deps, timeouts },
+    deps,
     metrics: createApiMetrics(deps.metrics),
     accessTokens: createAccessTokens({ ssoSecret: deps.config.SSO_SECRET, ttlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS }),
     limits: createRateLimits(deps.db, deps.config, { keyOf: clientKey, sweepExpired: deps.sweepExpiredRateLimits ?? false }),
     clientKey,
-    checkoutDeps: (req) => ({ db: deps.db, temporal: deps.temporal, config: deps.config, logger: req.log, timeouts, admission, buyerPresence }),
+    checkoutDeps: (req) => ({ db: deps.db, temporal: deps.temporal, config: deps.config, logger: req.log, timeouts: deps.timeouts, admission, buyerPresence }),
   };
 
   const app = express();

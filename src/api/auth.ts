@@ -1,6 +1,6 @@
 import type { CookieOptions, Request, RequestHandler, Response } from 'express';
 import { CHECKOUT_SECRET_COOKIE, CHECKOUT_SECRET_COOKIE_MAX_AGE_SECONDS, CHECKOUT_SECRET_HEADER } from '../application/checkouts/checkout-secret';
-import { AuthenticationRequiredError } from '../application/checkouts/errors';
+import { AuthenticationRequiredError } from '../application/sign-in/errors';
 import type { AccessTokenClaims, AccessTokens } from '../application/sign-in/access-token';
 
 /** The browser's copy of the access token, set by /sso/callback; HttpOnly so page scripts never see it. */

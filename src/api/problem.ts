@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { DomainError, ServiceUnavailableError, type DomainErrorKind } from '../application/checkouts/errors';
+import { DomainError, ServiceUnavailableError, type DomainErrorKind } from '../application/errors';
 
 /**
  * Every error leaves the API as `application/problem+json` (RFC 9457). Domain errors carry their

@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { RateLimiterDrizzle, RateLimiterRes } from 'rate-limiter-flexible';
 import { rateLimits } from '../../db/schema';
-import { RateLimitedError } from '../application/checkouts/errors';
+import { DomainError } from '../application/errors';
 import type { Config } from '../config';
 import type { Database } from '../../db/client';
 
@@ -12,6 +12,17 @@ import type { Database } from '../../db/client';
  * one-minute window; past it the request is answered 429 with Retry-After (the seconds until the
  * window ends) before any other work is done. A limit of 0 turns it off.
  */
+
+/** A client address went over one of the per-minute limits. */
+export class RateLimitedError extends DomainError {
+  readonly kind = 'rate_limited';
+  readonly code = 'rate-limited';
+  readonly title = 'Too many requests';
+
+  constructor(what: string, perMinute: number, readonly retryAfterSeconds: number) {
+    super(`More than ${perMinute} ${what} a minute came from your address. Please try again in ${retryAfterSeconds} s.`);
+  }
+}
 
 export interface RateLimitRule {
   /** The limit's key prefix in `rate_limits`. */

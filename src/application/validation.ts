@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { InvalidInputError, type FieldError } from './checkouts/errors';
+import { InvalidInputError, type FieldError } from './errors';
 
 /** `items[0].quantity` rather than zod's array path: what a person reading the error looks for. */
 export function fieldPath(path: readonly PropertyKey[]): string {

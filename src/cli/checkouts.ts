@@ -1,90 +1,20 @@
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
-import { orders } from '../../db/schema';
-import type { Database } from '../../db/client';
-import { findOrder } from '../application/refunds/find-order';
+import { CheckoutNotFoundError } from '../application/checkouts/errors';
+import { findCheckoutId } from '../application/checkouts/find';
+import type { CheckoutDeps } from '../application/checkouts/deps';
+import type { CheckoutRecord } from '../application/checkouts/status';
+import type { OrderSummary } from '../application/refunds/find-order';
 import { formatMoney } from '../money';
-import {
-  checkoutWorkflowId,
-  searchAttributes,
-  statusQuery,
-  TERMINAL_STATUSES,
-  type CheckoutState,
-  type CheckoutStatus,
-} from '../workflows/checkout/contract';
+import { TERMINAL_STATUSES, type CheckoutStatus } from '../workflows/checkout/contract';
 import { CliError } from './errors';
 import { fields, formatTime } from './output';
 
-/** A worker answers a query in milliseconds; past this, the workflow's search attributes answer instead. */
-export const QUERY_TIMEOUT_MS = 5_000;
-const POLL_INTERVAL_MS = 300;
-
-/** Operators paste whatever they have: the checkout id or the Web UI's workflow id `checkout-<id>`. */
-export function normaliseCheckoutId(raw: string): string {
-  const trimmed = raw.trim();
-  return trimmed.startsWith('checkout-') ? trimmed.slice('checkout-'.length) : trimmed;
-}
-
-export interface FoundCheckout {
-  checkoutId: string;
-  handle: WorkflowHandle;
-  description: WorkflowExecutionDescription;
-}
-
-/**
- * The checkout's workflow, or exit 1 "unknown checkout". An order id works too (customers and
- * refunds speak of orders): when no checkout has the id, the order's checkout is looked up.
- */
-export async function findCheckout(client: Client, rawId: string, db?: () => Database): Promise<FoundCheckout> {
-  const describe = async (checkoutId: string): Promise<FoundCheckout | undefined> => {
-    const handle = client.workflow.getHandle(checkoutWorkflowId(checkoutId));
-    try {
-      return { checkoutId, handle, description: await handle.describe() };
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
-      throw err;
-    }
-  };
-  const checkoutId = normaliseCheckoutId(rawId);
-  const found = await describe(checkoutId);
-  if (found) return found;
-  const order = db ? await findOrder(db(), checkoutId).catch(() => undefined) : undefined;
-  const viaOrder = order && order.id === checkoutId.toLowerCase() ? await describe(order.checkoutId) : undefined;
-  if (viaOrder) return viaOrder;
-  throw new CliError('UNKNOWN_CHECKOUT', `unknown checkout ${rawId}`);
-}
-
-/** The status the search attributes carry: what the Web UI shows, and all there is when no worker answers. */
-export function statusFromSearchAttributes(description: WorkflowExecutionDescription): CheckoutStatus | undefined {
-  return description.typedSearchAttributes.get(searchAttributes.status) as CheckoutStatus | undefined;
-}
-
-export async function queryState(client: Client, handle: WorkflowHandle): Promise<CheckoutState> {
-  return client.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () => handle.query(statusQuery));
-}
-
-/**
- * Polls the status query until `done` holds or the time is up. A query failing in between (the
- * workflow task in flight, a worker restarting) is asked again; the last state seen is returned
- * with `timedOut` so the caller can say where it stopped.
- */
-export async function waitForState(
-  client: Client,
-  handle: WorkflowHandle,
-  done: (state: CheckoutState) => boolean,
-  timeoutMs: number,
-): Promise<{ state: CheckoutState | undefined; timedOut: boolean }> {
-  const deadline = Date.now() + timeoutMs;
-  let state: CheckoutState | undefined;
-  for (;;) {
-    try {
-      state = await queryState(client, handle);
-      if (done(state)) return { state, timedOut: false };
-    } catch {
-      // Asked again below; the deadline bounds how long.
-    }
-    if (Date.now() >= deadline) return { state, timedOut: true };
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+/** The checkout behind what the operator pasted (checkout id, `checkout-<id>` or order id), or exit 1 "unknown checkout". */
+export async function checkoutIdFor(deps: CheckoutDeps, rawId: string): Promise<string> {
+  try {
+    return await findCheckoutId(deps.db, rawId);
+  } catch (err) {
+    if (err instanceof CheckoutNotFoundError) throw new CliError('UNKNOWN_CHECKOUT', `unknown checkout ${rawId}`);
+    throw err;
   }
 }
 
@@ -92,16 +22,6 @@ export const isTerminal = (status: CheckoutStatus): boolean => TERMINAL_STATUSES
 
 export function money(amount: number | null | undefined, currency: string | null | undefined): string | undefined {
   return amount === null || amount === undefined ? undefined : currency ? formatMoney(amount, currency) : `${amount} (minor units)`;
-}
-
-export type OrderSummary = Pick<typeof orders.$inferSelect, 'id' | 'status' | 'amountMinor' | 'refundedMinor' | 'currency'>;
-
-export async function orderOfCheckout(db: Database, checkoutId: string): Promise<OrderSummary | undefined> {
-  const [order] = await db
-    .select({ id: orders.id, status: orders.status, amountMinor: orders.amountMinor, refundedMinor: orders.refundedMinor, currency: orders.currency })
-    .from(orders)
-    .where(eq(orders.checkoutId, checkoutId));
-  return order;
 }
 
 /** `PARTIALLY_REFUNDED, EUR 5.00 of EUR 12.50 refunded`: the order's money in one line. */
@@ -113,8 +33,8 @@ export function describeOrder(order: OrderSummary): string {
   return `${order.id}  ${order.status}${refunded}`;
 }
 
-/** The checkout's state as an operator reads it. */
-export function renderState(state: CheckoutState, extra: { order?: OrderSummary; workflow?: string; webUi?: string } = {}): string {
+/** The checkout's state as an operator reads it: everything, compensation errors included. */
+export function renderState(state: CheckoutRecord, extra: { order?: OrderSummary; workflow?: string; webUi?: string; note?: string } = {}): string {
   const step = state.step ? ` (step ${state.step})` : '';
   const compensations = state.compensations.length
     ? state.compensations
@@ -133,11 +53,12 @@ export function renderState(state: CheckoutState, extra: { order?: OrderSummary;
     ['Updated', formatTime(state.updatedAt)],
     ['Workflow', extra.workflow],
     ['Web UI', extra.webUi],
+    ['Note', extra.note],
   ]);
 }
 
 /** The compensations still failing, as `name: error` for a one-line reason. */
-export function failingCompensations(state: CheckoutState): string {
+export function failingCompensations(state: CheckoutRecord): string {
   return state.compensations
     .filter((c) => c.status === 'failed')
     .map((c) => `${c.name}${c.error ? ` (${c.error})` : ''}`)

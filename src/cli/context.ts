@@ -1,8 +1,25 @@
 import { userInfo } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
+import type { CheckoutDeps, CheckoutTimeouts } from '../application/checkouts/deps';
+import type { DeadLetterDeps } from '../application/dead-letters/kafka';
 import { parseConfig, type Config } from '../config';
 import { connectDatabase, type Database, type DatabaseHandle } from '../../db/client';
+import { createLogger } from '../logger';
 import { CliError } from './errors';
+
+/**
+ * An operator can wait longer than a buyer's page: a busy worker gets more time to answer before
+ * the CLI shows what PostgreSQL knows instead, and an update more time before it is called failed.
+ */
+const CLI_CHECKOUT_TIMEOUTS: CheckoutTimeouts = {
+  startWorkflowMs: 5_000,
+  statusQueryMs: 5_000,
+  updateMs: 15_000,
+  pollIntervalMs: 300,
+};
+
+/** The CLI speaks to its operator through its own output; the use cases' log lines are for the service's logs. */
+const silentLogger = createLogger(undefined, { level: 'silent' });
 
 /**
  * What a command may use: Temporal and PostgreSQL, each connected on first use (so `--help` and
@@ -51,6 +68,16 @@ export class CliContext {
   db(): Database {
     this.database ??= connectDatabase(this.config.DATABASE_URL, 2);
     return this.database.db;
+  }
+
+  /** What the checkout use cases need, Temporal connected first (so an outage is reported as such, at once). */
+  async checkoutDeps(): Promise<CheckoutDeps> {
+    const temporal = await this.temporal();
+    return { db: this.db(), temporal, config: this.config, logger: silentLogger, timeouts: CLI_CHECKOUT_TIMEOUTS };
+  }
+
+  deadLetterDeps(): DeadLetterDeps {
+    return { config: this.config, clientRole: 'cli' };
   }
 
   /** The Web UI page of one workflow run: where an operator looks next. */

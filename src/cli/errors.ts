@@ -1,4 +1,6 @@
 import { isGrpcServiceError } from '@temporalio/client';
+import { ServiceUnavailableError } from '../application/errors';
+import { temporalUnreachableCause } from '../application/temporal-errors';
 
 /**
  * A refused or failed operation: exit 1 with a one-line reason. `code` is for `--json` readers
@@ -14,23 +16,29 @@ export class CliError extends Error {
   }
 }
 
-/** gRPC codes meaning "Temporal did not answer": UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED. */
-const UNREACHABLE_GRPC_CODES = new Set([1, 4, 14]);
+/** PostgreSQL (postgres.js) could not be reached. */
+const DATABASE_UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'CONNECT_TIMEOUT', 'ENOTFOUND']);
 
-/** Anything not already a CliError, said in one line an on-call engineer can act on. */
+/**
+ * Anything not already a CliError, said in one line an on-call engineer can act on. Temporal is
+ * called unreachable by the same rule the API answers 503 by (application/temporal-errors.ts).
+ */
 export function toCliError(err: unknown, where: { temporalAddress: string }): CliError {
   if (err instanceof CliError) return err;
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (isGrpcServiceError(e) && UNREACHABLE_GRPC_CODES.has(e.code)) {
-      return new CliError('TEMPORAL_UNAVAILABLE', `Temporal at ${where.temporalAddress} did not answer: ${oneLine(e.details || e.message)}`);
-    }
-    if (e instanceof Error && /failed to connect|ECONNREFUSED|transport/i.test(e.message) && /temporal|grpc|7233/i.test(`${e.message} ${e.stack ?? ''}`)) {
-      return new CliError('TEMPORAL_UNAVAILABLE', `cannot reach Temporal at ${where.temporalAddress}: ${oneLine(e.message)}`);
-    }
-    const pgCode = (e as { code?: unknown }).code;
-    if (pgCode === 'ECONNREFUSED' || pgCode === 'CONNECT_TIMEOUT' || pgCode === 'ENOTFOUND') {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && DATABASE_UNREACHABLE_CODES.has(code)) {
       return new CliError('DATABASE_UNAVAILABLE', `cannot reach PostgreSQL: ${oneLine((e as Error).message)}`);
     }
+  }
+  const temporal = temporalUnreachableCause(err);
+  if (temporal) {
+    return isGrpcServiceError(temporal)
+      ? new CliError('TEMPORAL_UNAVAILABLE', `Temporal at ${where.temporalAddress} did not answer: ${oneLine(temporal.details || temporal.message)}`)
+      : new CliError('TEMPORAL_UNAVAILABLE', `cannot reach Temporal at ${where.temporalAddress}: ${oneLine(temporal.message)}`);
+  }
+  if (err instanceof ServiceUnavailableError && err.dependency === 'checkout-worker') {
+    return new CliError('TEMPORAL_UNAVAILABLE', `Temporal at ${where.temporalAddress} did not answer: no worker took the request in time`);
   }
   return new CliError('FAILED', oneLine(err instanceof Error ? err.message : String(err)));
 }

@@ -7,7 +7,7 @@ import { listCommand } from './commands/list';
 import { refundCommand } from './commands/refund';
 import { retryCompensationCommand } from './commands/retry-compensation';
 import { statusCommand } from './commands/status';
-import { dlqCommand } from './dlq';
+import { dlqCommand } from './commands/dlq';
 
 /** Exit codes: the contract scripts and runbooks rely on. */
 export const EXIT = { ok: 0, refused: 1, usage: 2 } as const;

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import * as schema from '../../db/schema';
+import { connectDatabase } from '../../db/client';
 import { createReadinessChecker, postgresProbe, temporalProbe } from '../../src/api/readiness';
 import { countInProgress } from '../../src/application/checkouts/admission';
 import { checkoutWorkflowId } from '../../src/workflows/checkout/contract';
-import { startTestApi, startVariantApp, type TestApi } from './support';
+import { closedPort, startTestApi, startVariantApp, type TestApi } from './support';
 
 interface Problem {
   type: string;
@@ -320,6 +320,21 @@ describe('POST /api/checkouts while CHECKOUT_MAX_IN_FLIGHT checkouts are in prog
       await api.waitForStatus(held[1]!.checkoutId, (v) => v.status === 'CANCELLED');
     }
   });
+
+  it('answers every submit of a burst larger than its connection pool: counting the door never waits for a connection the burst holds', async () => {
+    const small = connectDatabase(api.h.config.DATABASE_URL, 2);
+    const variant = await startVariantApp(api, { db: small.db, config: { ...api.h.config, CHECKOUT_MAX_IN_FLIGHT: 1_000 } });
+    const body = () => ({ customer: { email: `burst-${randomUUID().slice(0, 8)}@example.com` }, items: [{ sku, quantity: 1 }], paymentMethodId: 'pm_card_visa' });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, () => fetch(`${variant.url}/api/checkouts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body()) })),
+      );
+      expect(answers.map((res) => res.status)).toEqual(Array.from({ length: 8 }, () => 202));
+    } finally {
+      await variant.close();
+      await small.close();
+    }
+  });
 });
 
 async function countWorkflowRuns(api: TestApi, checkoutId: string): Promise<number> {
@@ -335,13 +350,4 @@ async function countWorkflowRuns(api: TestApi, checkoutId: string): Promise<numb
 async function startedTotal(api: TestApi): Promise<number> {
   const match = /^checkouts_started_total (\d+)/m.exec(await api.scrapeMetrics());
   return Number(match?.[1] ?? 0);
-}
-
-/** A port nothing listens on: bound, read, released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { Registry } from 'prom-client';
@@ -282,6 +282,15 @@ export async function startVariantApp(api: TestApi, overrides: Partial<ApiDeps>)
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A port nothing listens on (bound, read, released): where an unreachable Temporal "is". */
+export async function closedPort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** A `Stripe-Signature` header for `payload`, as Stripe would compute it at `timestamp` (seconds). */

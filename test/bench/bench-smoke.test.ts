@@ -8,7 +8,7 @@ import { createEmptyActivities } from '../../tools/bench/empty-activities';
 import { createHttpClient, type HttpClient } from '../../tools/bench/http-client';
 import { KafkaOutcomeProbe } from '../../tools/bench/kafka-probe';
 import { runOpenLoop, settleWithin, sleep, startClosedLoop } from '../../tools/bench/load';
-import { benchCheckoutInput, DEFAULT_PLAN, runEmptySaga } from '../../tools/bench/phases';
+import { benchCheckoutInput, DEFAULT_PLAN, emptySagaDeps, runEmptySaga } from '../../tools/bench/phases';
 import { OTHER_LABEL, ProcSampler } from '../../tools/bench/proc-sampler';
 import { buildRows, formatTable, renderHtml, type BenchResults } from '../../tools/bench/report';
 import { percentile, ratePerSecond, summarize } from '../../tools/bench/stats';
@@ -155,9 +155,10 @@ describe('bench against the test stack', () => {
     });
     emptyRunning = emptyWorker.run();
 
+    const emptySaga = emptySagaDeps({ db: api.h.db, temporal: api.h.client, config: api.h.config }, emptyTaskQueue);
     const results: string[] = [];
     const loop = startClosedLoop(async () => {
-      const result = await runEmptySaga(api.h.client, emptyTaskQueue, benchCheckoutInput(sku, 'smoke'));
+      const result = await runEmptySaga(emptySaga, benchCheckoutInput(sku, 'smoke'));
       results.push(result.status);
     }, 4);
     await sleep(2_000);
@@ -166,7 +167,7 @@ describe('bench against the test stack', () => {
     expect(new Set(results)).toEqual(new Set(['COMPLETED']));
 
     const empty = benchCheckoutInput(sku, 'smoke-shape');
-    await runEmptySaga(api.h.client, emptyTaskQueue, empty);
+    await runEmptySaga(emptySaga, empty);
     const { input: real } = await api.h.startCheckout({ items: [{ sku, quantity: 1 }] });
     expect(await api.h.result(real.checkoutId)).toMatchObject({ status: 'COMPLETED' });
 

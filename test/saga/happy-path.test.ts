@@ -42,6 +42,25 @@ describe('a checkout paid with a card that works', () => {
     expect(token!.expiresAt.getTime()).toBeGreaterThan(Date.now());
   });
 
+  it('is in PostgreSQL as PENDING from the moment it starts, before a worker takes it, and the saga moves that one row on', async () => {
+    const sku = await h.seedProduct({ stock: 5, priceMinor: 700 });
+    await h.stopWorker();
+    let input;
+    try {
+      ({ input } = await h.startCheckout({ items: [{ sku, quantity: 2 }] }));
+      const [waiting] = await h.db.select().from(schema.checkouts).where(eq(schema.checkouts.id, input.checkoutId));
+      expect(waiting).toMatchObject({ orderId: input.orderId, customerEmail: input.customer.email, customerName: 'Test Buyer', status: 'PENDING', amountMinor: null });
+      expect(waiting!.secretHash).toEqual(expect.any(String));
+    } finally {
+      await h.startWorker();
+    }
+
+    expect((await h.result(input.checkoutId)).status).toBe('COMPLETED');
+    const rows = await h.db.select().from(schema.checkouts).where(eq(schema.checkouts.orderId, input.orderId));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ id: input.checkoutId, status: 'COMPLETED', amountMinor: 1400, currency: 'EUR' });
+  });
+
   it('publishes the outcome events in order under the order id, with deterministic ids and sequence numbers', async () => {
     const sku = await h.seedProduct();
     const { input } = await h.startCheckout({ items: [{ sku, quantity: 1 }] });

@@ -5,10 +5,11 @@ import { eq, inArray } from 'drizzle-orm';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import * as schema from '../../db/schema';
 import { parseConfig, type Config } from '../../src/config';
-import { checkoutStartOptions } from '../../src/application/checkouts/start';
+import { DEFAULT_CHECKOUT_TIMEOUTS, type CheckoutDeps } from '../../src/application/checkouts/deps';
+import { startCheckout } from '../../src/application/checkouts/start';
 import { connectDatabase, type DatabaseHandle } from '../../db/client';
+import { logger } from '../../src/logger';
 import {
-  CHECKOUT_WORKFLOW_TYPE,
   TERMINAL_STATUSES,
   checkoutWorkflowId,
   paymentEventSignal,
@@ -98,6 +99,7 @@ export async function startSagaHarness(options: HarnessOptions = {}): Promise<Sa
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const emulator = new EmulatorClient(config.STRIPE_API_URL!, config.STRIPE_SECRET_KEY);
   const started: CheckoutInput[] = [];
+  const checkoutDeps: CheckoutDeps = { db: database.db, temporal: client, config, logger: logger.child({ component: 'harness' }), timeouts: DEFAULT_CHECKOUT_TIMEOUTS };
 
   let nativeConnection: NativeConnection | undefined;
   let resources: WorkerResources | undefined;
@@ -158,8 +160,10 @@ export async function startSagaHarness(options: HarnessOptions = {}): Promise<Sa
     async startCheckout(overrides = {}) {
       const input = harness.checkoutInput(overrides);
       started.push(input);
-      const handle = await client.workflow.start(CHECKOUT_WORKFLOW_TYPE, checkoutStartOptions(input, taskQueue));
-      return { input, handle };
+      // As the API starts it (the row first, then the saga), with the test's ids and clocks.
+      const { checkoutId, orderId, customer, items, paymentMethodId, ...timings } = input;
+      await startCheckout(checkoutDeps, { customer: { email: customer.email, name: customer.name }, items, paymentMethodId }, { ids: { checkoutId, orderId }, timings });
+      return { input, handle: client.workflow.getHandle(checkoutWorkflowId(checkoutId)) };
     },
 
     async waitForStatus(checkoutId, wanted, timeoutMs = 60_000) {

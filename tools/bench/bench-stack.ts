@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { products } from '../../db/schema';
-import { connectDatabase } from '../../db/client';
+import { connectDatabase, type DatabaseHandle } from '../../db/client';
+import { parseConfig, type Config } from '../../src/config';
 import { DEV_PORTS, pickFreePort, startStack, type Stack, type StackPorts } from '../stack';
 import { formatDuration, progress } from '../stack/progress';
 import { stopAll, waitUntilHealthy, type ManagedProcess } from '../stack/processes';
@@ -32,6 +33,9 @@ export interface BenchStack {
   /** Bench products with stock that never runs out. */
   skus: string[];
   temporal: Client;
+  /** The service's database and configuration, for starting empty sagas the way the API starts checkouts. */
+  database: DatabaseHandle;
+  config: Config;
   processes: { worker: ManagedProcess; api: ManagedProcess; emptyWorker: ManagedProcess };
   /** What the sampler watches: every process this run started, and the bench itself. */
   tracked(): TrackedProcess[];
@@ -68,10 +72,12 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   const started: ManagedProcess[] = [];
   let stack: Stack | undefined;
   let temporalConnection: Connection | undefined;
+  let database: DatabaseHandle | undefined;
   const stop = async () => {
     // The service first, so in-flight work drains against a stack that is still up.
     await stopAll(started).catch(() => undefined);
     await temporalConnection?.close().catch(() => undefined);
+    await database?.close().catch(() => undefined);
     await stack?.stop();
   };
 
@@ -130,6 +136,8 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
 
     temporalConnection = await Connection.connect({ address: s.env.TEMPORAL_ADDRESS });
     const temporal = new Client({ connection: temporalConnection, namespace: s.env.TEMPORAL_NAMESPACE });
+    const config = parseConfig(serviceEnv);
+    database = connectDatabase(config.DATABASE_URL, 4);
     await waitForApi(apiPort, api);
     await waitForPollers(temporal, s.env.TEMPORAL_NAMESPACE, taskQueue, worker);
     if (emptyWorker) await waitForPollers(temporal, s.env.TEMPORAL_NAMESPACE, emptyTaskQueue, emptyWorker);
@@ -156,6 +164,8 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       emptyTaskQueue,
       skus,
       temporal,
+      database,
+      config,
       processes: { worker, api, emptyWorker: emptyWorker ?? worker },
       tracked: () => [
         ...components().filter((c): c is [string, ManagedProcess] => c[1] !== undefined && !c[1].hasExited()).map(([label, p]) => ({ label, pid: p.pid, tree: true })),

@@ -88,23 +88,11 @@ export function createStockActivities({ db }: Pick<ActivityDeps, 'db'>) {
         const amount = lines.reduce((sum, l) => sum + l.lineTotal, 0);
         const currency = catalog[0]!.currency;
 
+        // The row is the start use case's (src/application/checkouts/start.ts); this step only moves it on.
         await tx
-          .insert(checkouts)
-          .values({
-            id: input.checkoutId,
-            orderId: input.orderId,
-            workflowId: input.workflowId,
-            customerEmail: input.customer.email,
-            customerName: input.customer.name,
-            status: 'PROCESSING',
-            step: 'reserveStock',
-            amountMinor: amount,
-            currency,
-          })
-          .onConflictDoUpdate({
-            target: checkouts.id,
-            set: { status: 'PROCESSING', step: 'reserveStock', amountMinor: amount, currency, updatedAt: new Date() },
-          });
+          .update(checkouts)
+          .set({ status: 'PROCESSING', step: 'reserveStock', amountMinor: amount, currency, updatedAt: new Date() })
+          .where(eq(checkouts.id, input.checkoutId));
         await tx.insert(orders).values({
           id: input.orderId,
           checkoutId: input.checkoutId,

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { cancelCheckout } from '../../application/checkouts/cancel';
 import { assertBuyerOf, CHECKOUT_SECRET_COOKIE } from '../../application/checkouts/checkout-secret';
-import { CheckoutNotFoundError, CheckoutsBusyError, InvalidInputError, type FieldError } from '../../application/checkouts/errors';
+import { CheckoutNotFoundError, CheckoutsBusyError } from '../../application/checkouts/errors';
 import {
   cancelCheckoutSchema,
   checkoutIdSchema,
@@ -12,8 +12,11 @@ import {
 } from '../../application/checkouts/schemas';
 import { startCheckout } from '../../application/checkouts/start';
 import { getCheckoutStatus } from '../../application/checkouts/status';
+import { InvalidInputError, type FieldError } from '../../application/errors';
+import { checkoutSignIn } from '../../application/sign-in/checkout-sign-in';
 import { parseInput, toFieldErrors } from '../../application/validation';
 import { checkoutSecretCookieOptions, presentedCheckoutSecrets } from '../auth';
+import { customerView } from '../checkout-view';
 import type { ApiContext } from './context';
 
 const statusUrl = (checkoutId: string) => `/api/checkouts/${checkoutId}`;
@@ -48,24 +51,26 @@ export function checkoutRoutes(ctx: ApiContext): Router {
     const closed = new AbortController();
     res.on('close', () => closed.abort());
     const signal = ctx.deps.shutdownSignal ? AbortSignal.any([closed.signal, ctx.deps.shutdownSignal]) : closed.signal;
-    const { view, source } = await getCheckoutStatus(ctx.checkoutDeps(req), checkoutId, {
+    const { state, source } = await getCheckoutStatus(ctx.checkoutDeps(req), checkoutId, {
       ...(query.waitForChangeMs !== undefined ? { waitForChangeMs: query.waitForChangeMs } : {}),
       ...(query.sinceVersion !== undefined ? { sinceVersion: query.sinceVersion } : {}),
       signal,
     });
+    const signIn = await checkoutSignIn(ctx.deps, state);
     // The body may hold a login link and a client secret: never cache it anywhere.
-    res.set({ 'Cache-Control': 'no-store', 'X-Status-Source': source }).json(view);
+    res.set({ 'Cache-Control': 'no-store', 'X-Status-Source': source }).json(customerView(state, signIn));
   });
 
   router.post('/:id/cancel', ctx.limits.cancels, async (req, res) => {
     const checkoutId = parseCheckoutId(req.params.id);
     const body = parseInput(cancelCheckoutSchema, req.body);
     await assertBuyerOf(ctx.deps.db, checkoutId, presentedCheckoutSecrets(req));
-    const result = await cancelCheckout(ctx.checkoutDeps(req), checkoutId, body);
+    const { state } = await cancelCheckout(ctx.checkoutDeps(req), checkoutId, { reason: body.reason ?? 'Cancelled by the customer', requestedBy: 'api' });
+    // Accepted now, cancelled before it started, or cancelled already: the buyer wanted it cancelled, and it is or will be.
     res
       .status(202)
       .location(statusUrl(checkoutId))
-      .json({ checkoutId, status: result.status, statusUrl: statusUrl(checkoutId) });
+      .json({ checkoutId, status: state.status, statusUrl: statusUrl(checkoutId) });
   });
 
   return router;

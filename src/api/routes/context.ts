@@ -1,19 +1,19 @@
 import type { Request } from 'express';
 import type { CheckoutDeps } from '../../application/checkouts/deps';
 import type { AccessTokens } from '../../application/sign-in/access-token';
-import type { ApiDeps } from '../app';
+import type { ResolvedApiDeps } from '../deps';
 import type { ApiMetrics } from '../metrics';
 import type { RateLimits } from '../rate-limits';
 
 /** What every router of the app shares; built once in createApp. */
 export interface ApiContext {
-  deps: ApiDeps;
+  deps: ResolvedApiDeps;
   metrics: ApiMetrics;
   accessTokens: AccessTokens;
   /** Per-client-address limits, mounted on the routes they guard. */
   limits: RateLimits;
   /** The keyed hash of the request's client address (client-address.ts). */
   clientKey(req: Request): string;
-  /** The domain's dependencies with the request's own logger, so its lines carry the request id. */
+  /** The use cases' dependencies with the request's own logger, so its lines carry the request id. */
   checkoutDeps(req: Request): CheckoutDeps;
 }

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { Router } from 'express';
 import { users } from '../../../db/schema';
-import { AuthenticationRequiredError } from '../../application/checkouts/errors';
+import { AuthenticationRequiredError } from '../../application/sign-in/errors';
 import { ordersOfCustomer } from '../../read-model/queries';
 import { authenticatedCustomer, requireAccessToken } from '../auth';
 import type { ApiContext } from './context';

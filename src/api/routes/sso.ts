@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Router } from 'express';
 import { z } from 'zod';
-import { InvalidLoginTokenError } from '../../application/checkouts/errors';
+import { InvalidLoginTokenError } from '../../application/sign-in/errors';
 import { loginTokenSchema } from '../../application/checkouts/schemas';
 import { parseInput } from '../../application/validation';
 import { redeemSsoToken } from '../../application/sign-in/redeem';

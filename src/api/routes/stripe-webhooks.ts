@@ -19,7 +19,7 @@ export function stripeWebhookRoutes({ deps }: ApiContext): Router {
           temporal: deps.temporal,
           webhookSecret: deps.config.STRIPE_WEBHOOK_SECRET,
           logger: req.log,
-          signalTimeoutMs: deps.timeouts?.webhookSignalMs ?? 5_000,
+          signalTimeoutMs: deps.timeouts.webhookSignalMs,
           ...(deps.onChargeEvent ? { onChargeEvent: deps.onChargeEvent } : {}),
         },
         raw,

@@ -15,8 +15,13 @@ import { CheckoutsBusyError, TooManyCheckoutsInProgressError } from './errors';
  * gets only its own share of the door besides (PerClientAdmission, answered 429).
  */
 export interface Admission {
-  /** Resolves when a new checkout may start; throws CheckoutsBusyError when it may not. */
-  admit(): Promise<void>;
+  /**
+   * Inside the transaction that records a new checkout: resolves when it may start, throws
+   * CheckoutsBusyError when it may not. The count is read through `tx`, the connection the caller
+   * already holds: from the pool, it would wait for a connection that a burst of submits, each
+   * holding one here, never gives back.
+   */
+  admit(tx: Transaction): Promise<void>;
   /**
    * Inside the transaction that records a new checkout of `clientHash`: throws
    * TooManyCheckoutsInProgressError when that client already has `perClient.limit` in progress.
@@ -53,7 +58,7 @@ const DEFAULT_WINDOW_MS = 120_000;
 const CLIENT_ADMISSION_LOCK_CLASS = 7260314;
 
 /** Checkouts in progress that count against the limit: PENDING or PROCESSING, created within `windowMs`. */
-export async function countInProgress(db: Database, windowMs = DEFAULT_WINDOW_MS): Promise<number> {
+export async function countInProgress(db: Database | Transaction, windowMs = DEFAULT_WINDOW_MS): Promise<number> {
   const [row] = await db
     .select({ n: count() })
     .from(checkouts)
@@ -61,17 +66,18 @@ export async function countInProgress(db: Database, windowMs = DEFAULT_WINDOW_MS
   return row?.n ?? 0;
 }
 
-export function createAdmission(db: Database, opts: AdmissionOptions): Admission {
+export function createAdmission(opts: AdmissionOptions): Admission {
   const { limit, refreshMs = 250, windowMs = DEFAULT_WINDOW_MS, retryAfterSeconds = 2 } = opts;
   let counted = 0;
   let admittedSince = 0;
   let countedAt = Number.NEGATIVE_INFINITY;
   let refreshing: Promise<void> | undefined;
 
-  const refresh = () =>
+  // Concurrent submits share one count, read through the transaction of the first that needs it.
+  const refresh = (tx: Transaction) =>
     (refreshing ??= (async () => {
       try {
-        counted = await countInProgress(db, windowMs);
+        counted = await countInProgress(tx, windowMs);
         admittedSince = 0;
         countedAt = performance.now();
       } finally {
@@ -80,9 +86,9 @@ export function createAdmission(db: Database, opts: AdmissionOptions): Admission
     })());
 
   return {
-    async admit() {
+    async admit(tx) {
       if (limit === 0) return;
-      if (performance.now() - countedAt >= refreshMs) await refresh();
+      if (performance.now() - countedAt >= refreshMs) await refresh(tx);
       if (counted + admittedSince >= limit) throw new CheckoutsBusyError(retryAfterSeconds);
       admittedSince += 1;
     },

@@ -1,37 +1,50 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import { checkouts } from '../../../db/schema';
-import { cancelUpdate, checkoutWorkflowId, type CheckoutStatus } from '../../workflows/checkout/contract';
-import type { CheckoutDeps } from './deps';
-import { CheckoutNotCancellableError, CheckoutNotFoundError, ServiceUnavailableError } from './errors';
+import { cancelUpdate, checkoutWorkflowId } from '../../workflows/checkout/contract';
+import { ServiceUnavailableError } from '../errors';
 import { rethrowTemporalUnavailable, TEMPORAL_RETRY_AFTER_SECONDS } from '../temporal-errors';
+import type { CheckoutDeps } from './deps';
+import { CheckoutNotCancellableError } from './errors';
+import { checkoutRow, recordFromRow, type CheckoutRecord } from './status';
+
+export interface CancelCheckoutRequest {
+  /** Shown to the customer and kept in the history; without one the saga gives its own. */
+  reason?: string;
+  /** Who asked (`api`, `cli:<user>`), kept in the workflow's history. */
+  requestedBy: string;
+}
 
 export interface CancelCheckoutResult {
   checkoutId: string;
-  /** The status when the saga accepted the cancel; it then undoes its steps and ends CANCELLED. */
-  status: CheckoutStatus;
+  /** The checkout when the cancel was accepted: the saga then undoes its steps and ends CANCELLED. */
+  state: CheckoutRecord;
+  /**
+   * `accepted`: the saga took it and is undoing what it did; `cancelled-before-start`: its workflow
+   * had never started, so the checkout was cancelled at once with nothing to undo;
+   * `already-cancelled`: it had ended CANCELLED before this request, which changed nothing.
+   */
+  outcome: 'accepted' | 'cancelled-before-start' | 'already-cancelled';
 }
 
 /**
  * Asks the saga to cancel through an Update, so the answer is the workflow's own decision: its
  * validator refuses once the order is being confirmed (a completed order is refunded, not cancelled).
  */
-export async function cancelCheckout(deps: CheckoutDeps, checkoutId: string, request: { reason?: string }): Promise<CancelCheckoutResult> {
-  const [row] = await deps.db.select().from(checkouts).where(eq(checkouts.id, checkoutId));
-  if (!row) throw new CheckoutNotFoundError(checkoutId);
+export async function cancelCheckout(deps: CheckoutDeps, checkoutId: string, request: CancelCheckoutRequest): Promise<CancelCheckoutResult> {
+  await checkoutRow(deps, checkoutId);
 
   const handle = deps.temporal.workflow.getHandle(checkoutWorkflowId(checkoutId));
   try {
-    const state = await deps.temporal.withDeadline(Date.now() + deps.timeouts.cancelUpdateMs, () =>
-      handle.executeUpdate(cancelUpdate, { args: [{ reason: request.reason ?? 'Cancelled by the customer', requestedBy: 'api' }] }),
+    const state = await deps.temporal.withDeadline(Date.now() + deps.timeouts.updateMs, () =>
+      handle.executeUpdate(cancelUpdate, { args: [{ ...(request.reason ? { reason: request.reason } : {}), requestedBy: request.requestedBy }] }),
     );
-    deps.logger.info({ checkoutId, status: state.status }, 'checkout cancel accepted');
-    return { checkoutId, status: state.status };
+    deps.logger.info({ checkoutId, status: state.status, requestedBy: request.requestedBy }, 'checkout cancel accepted');
+    return { checkoutId, state, outcome: 'accepted' };
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
-      // The validator's message is written for customers ("The checkout is COMPLETED and can ...").
-      const message = err.cause instanceof Error ? err.cause.message : undefined;
-      throw new CheckoutNotCancellableError(await currentStatus(deps, checkoutId), message ? `${message}.`.replace(/\.\.$/, '.') : undefined);
+      const refusal = err.cause instanceof Error ? err.cause.message : undefined;
+      throw new CheckoutNotCancellableError((await checkoutRow(deps, checkoutId)).status, refusal ? { refusal } : {});
     }
     if (err instanceof WorkflowNotFoundError) return cancelWithoutWorkflow(deps, checkoutId);
     if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
@@ -48,23 +61,18 @@ export async function cancelCheckout(deps: CheckoutDeps, checkoutId: string, req
  * alone is cancelled, conditionally, so an idempotent replay can no longer start it.
  */
 async function cancelWithoutWorkflow(deps: CheckoutDeps, checkoutId: string): Promise<CancelCheckoutResult> {
-  const cancelled = await deps.db
+  const [cancelled] = await deps.db
     .update(checkouts)
     .set({ status: 'CANCELLED', failureCode: 'CANCELLED', failureMessage: 'Cancelled before it started', updatedAt: new Date() })
     .where(and(eq(checkouts.id, checkoutId), eq(checkouts.status, 'PENDING')))
-    .returning({ id: checkouts.id });
-  if (cancelled.length > 0) {
+    .returning();
+  if (cancelled) {
     deps.logger.info({ checkoutId }, 'checkout cancelled before its workflow started');
-    return { checkoutId, status: 'CANCELLED' };
+    return { checkoutId, state: recordFromRow(cancelled), outcome: 'cancelled-before-start' };
   }
-  const status = await currentStatus(deps, checkoutId);
-  // Cancelling a cancelled checkout is what the client wanted anyway: answer like the first time,
-  // as the workflow's own validator does while it is still finishing its undo.
-  if (status === 'CANCELLED') return { checkoutId, status };
-  throw new CheckoutNotCancellableError(status);
-}
-
-async function currentStatus(deps: CheckoutDeps, checkoutId: string): Promise<string | undefined> {
-  const [row] = await deps.db.select({ status: checkouts.status }).from(checkouts).where(eq(checkouts.id, checkoutId));
-  return row?.status;
+  const row = await checkoutRow(deps, checkoutId);
+  // Cancelling a cancelled checkout is what the client wanted anyway: the API answers like the
+  // first time, as the workflow's own validator does while it is still finishing its undo.
+  if (row.status === 'CANCELLED') return { checkoutId, state: recordFromRow(row), outcome: 'already-cancelled' };
+  throw new CheckoutNotCancellableError(row.status, { finished: true });
 }

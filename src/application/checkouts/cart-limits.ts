@@ -1,4 +1,4 @@
-import { InvalidInputError, type FieldError } from './errors';
+import { InvalidInputError, type FieldError } from '../errors';
 import type { StartCheckoutRequest } from './schemas';
 
 /**

@@ -6,14 +6,14 @@ import type { Admission } from './admission';
 import type { BuyerPresence } from './buyer-presence';
 import type { SagaTimingVariable } from './saga-timings';
 
-/** How long the API waits on Temporal before it answers from PostgreSQL or with a 503. */
+/** How long a use case waits on Temporal before it answers from PostgreSQL or as unavailable. */
 export interface CheckoutTimeouts {
   /** Starting a workflow: long enough for a busy frontend, short enough that a client sees 503 and retries. */
   startWorkflowMs: number;
   /** A status query: a worker answers in milliseconds; beyond this, PostgreSQL answers instead. */
   statusQueryMs: number;
-  /** The cancel update waits for a worker to run its validator. */
-  cancelUpdateMs: number;
+  /** An update (cancel, retry compensations) waits for a worker to run its validator. */
+  updateMs: number;
   /** Long-poll cadence: cheap for the worker, quick enough for the live view to feel immediate. */
   pollIntervalMs: number;
 }
@@ -21,7 +21,7 @@ export interface CheckoutTimeouts {
 export const DEFAULT_CHECKOUT_TIMEOUTS: CheckoutTimeouts = {
   startWorkflowMs: 5_000,
   statusQueryMs: 1_500,
-  cancelUpdateMs: 10_000,
+  updateMs: 10_000,
   pollIntervalMs: 150,
 };
 
@@ -32,7 +32,7 @@ export interface CheckoutDeps {
     Config,
     'TEMPORAL_TASK_QUEUE' | SagaTimingVariable | 'APP_URL' | 'SSO_SECRET' | 'MAX_UNITS_PER_SKU'
   >;
-  /** The request's logger, so every line carries its request id. */
+  /** The caller's logger: an API request's, so every line carries its request id. */
   logger: Logger;
   timeouts: CheckoutTimeouts;
   /** Refuses new checkouts while too many are in progress; without it every checkout is admitted. */

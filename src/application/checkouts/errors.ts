@@ -1,41 +1,6 @@
-/**
- * Typed failures of the customer-facing domain functions. Each says what went wrong in words a
- * client can show; the API's one error middleware turns `kind` into an HTTP status and the rest
- * into a problem+json document, so no handler decides a status code on its own.
- */
+import { DomainError, type FieldError } from '../errors';
 
-export type DomainErrorKind = 'invalid_input' | 'not_found' | 'unprocessable' | 'conflict' | 'unauthenticated' | 'rate_limited' | 'unavailable';
-
-export interface FieldError {
-  /** Where in the request, e.g. `items[0].quantity`, `Idempotency-Key`. */
-  field: string;
-  message: string;
-}
-
-export abstract class DomainError extends Error {
-  abstract readonly kind: DomainErrorKind;
-  /** Stable slug, the last segment of the problem `type` URI; clients may switch on it. */
-  abstract readonly code: string;
-  abstract readonly title: string;
-  /** Extra problem members (RFC 9457 extensions), e.g. `errors` or `skus`. */
-  readonly extensions: Record<string, unknown> = {};
-
-  constructor(readonly detail: string) {
-    super(detail);
-    this.name = new.target.name;
-  }
-}
-
-export class InvalidInputError extends DomainError {
-  readonly kind = 'invalid_input';
-  readonly code = 'validation-failed';
-  readonly title = 'The request is not valid';
-
-  constructor(readonly errors: FieldError[], detail = 'Some fields are missing or not valid; see errors.') {
-    super(detail);
-    this.extensions.errors = errors;
-  }
-}
+/** What starting, reading, cancelling and undoing a checkout can refuse. */
 
 export class CheckoutNotFoundError extends DomainError {
   readonly kind = 'not_found';
@@ -47,7 +12,7 @@ export class CheckoutNotFoundError extends DomainError {
    * is also the answer to a request without the checkout's secret: the same words either way, so a
    * stranger cannot tell a real checkout from an unknown id.
    */
-  constructor(checkoutId?: string) {
+  constructor(readonly checkoutId?: string) {
     super(
       checkoutId
         ? `There is no checkout ${checkoutId} for this request. Its buyer sends the checkout's secret: the checkout_secret cookie, or the Checkout-Secret header.`
@@ -92,30 +57,44 @@ export class IdempotencyKeyReusedError extends DomainError {
   }
 }
 
-export class CheckoutNotCancellableError extends DomainError {
-  readonly kind = 'conflict';
-  readonly code = 'checkout-not-cancellable';
-  readonly title = 'The checkout can no longer be cancelled';
+/** Why the saga would not take a request: its workflow has ended, or it refused in its own words. */
+export interface SagaRefusal {
+  /** Its workflow has closed: nothing is running that could take the request. */
+  finished?: boolean;
+  /** The workflow's update validator's message, written for customers ("The checkout is COMPLETED and can ..."). */
+  refusal?: string;
+}
 
-  constructor(readonly status: string | undefined, detail?: string) {
-    super(detail ?? `The checkout is ${status ?? 'finished'} and can no longer be cancelled.`);
+/** An update the saga did not take (cancel, retry compensations): the API answers 409, the CLI says why. */
+abstract class SagaRefusedError extends DomainError {
+  readonly kind = 'conflict';
+  readonly finished: boolean;
+  readonly refusal: string | undefined;
+
+  constructor(readonly status: string | undefined, options: SagaRefusal, otherwise: string) {
+    super(options.refusal ? `${options.refusal}.`.replace(/\.\.$/, '.') : otherwise);
+    this.finished = options.finished ?? false;
+    this.refusal = options.refusal;
     if (status) this.extensions.checkoutStatus = status;
   }
 }
 
-export class ServiceUnavailableError extends DomainError {
-  readonly kind = 'unavailable';
-  readonly code = 'service-unavailable';
-  readonly title = 'Temporarily unavailable';
+export class CheckoutNotCancellableError extends SagaRefusedError {
+  readonly code = 'checkout-not-cancellable';
+  readonly title = 'The checkout can no longer be cancelled';
 
-  constructor(
-    /** Which dependency failed; logged, never shown to the client. */
-    readonly dependency: string,
-    readonly retryAfterSeconds: number,
-    options?: { cause?: unknown },
-  ) {
-    super('The service cannot take this request right now. Nothing was lost; please retry shortly.');
-    if (options?.cause !== undefined) this.cause = options.cause;
+  constructor(status: string | undefined, options: SagaRefusal = {}) {
+    super(status, options, `The checkout is ${status ?? 'finished'} and can no longer be cancelled.`);
+  }
+}
+
+/** `retryCompensations` of a checkout that is not waiting in NEEDS_ATTENTION. */
+export class CompensationRetryRefusedError extends SagaRefusedError {
+  readonly code = 'compensation-retry-refused';
+  readonly title = 'The checkout has no compensation to retry';
+
+  constructor(status: string | undefined, options: SagaRefusal = {}) {
+    super(status, options, `The checkout has already finished (${status ?? 'unknown'}); there is nothing to retry.`);
   }
 }
 
@@ -130,17 +109,6 @@ export class CheckoutsBusyError extends DomainError {
   }
 }
 
-/** A client address went over one of the per-minute limits (src/api/rate-limits.ts). */
-export class RateLimitedError extends DomainError {
-  readonly kind = 'rate_limited';
-  readonly code = 'rate-limited';
-  readonly title = 'Too many requests';
-
-  constructor(what: string, perMinute: number, readonly retryAfterSeconds: number) {
-    super(`More than ${perMinute} ${what} a minute came from your address. Please try again in ${retryAfterSeconds} s.`);
-  }
-}
-
 /** One client address already has CHECKOUT_MAX_IN_FLIGHT_PER_CLIENT checkouts in progress. */
 export class TooManyCheckoutsInProgressError extends DomainError {
   readonly kind = 'rate_limited';
@@ -152,49 +120,3 @@ export class TooManyCheckoutsInProgressError extends DomainError {
   }
 }
 
-/** One answer for a login token that is unknown, used, revoked or expired: a client learns nothing more. */
-export class InvalidLoginTokenError extends DomainError {
-  readonly kind = 'unauthenticated';
-  readonly code = 'login-link-invalid';
-  readonly title = 'The login link is not valid';
-
-  constructor() {
-    super('This login link has expired or was already used.');
-  }
-}
-
-export class AuthenticationRequiredError extends DomainError {
-  readonly kind = 'unauthenticated';
-  readonly code = 'authentication-required';
-  readonly title = 'Authentication required';
-
-  constructor() {
-    super('Sign in to continue: send a valid access token as a Bearer token.');
-  }
-}
-
-export class InvalidWebhookError extends DomainError {
-  readonly kind = 'invalid_input';
-  readonly code = 'webhook-signature-invalid';
-  readonly title = 'The webhook signature is not valid';
-
-  constructor() {
-    super('The Stripe-Signature header is missing, does not match the body, or is too old.');
-  }
-}
-
-/**
- * A correctly signed body that is not a Stripe event this service can read (no id, no data.object,
- * fields of the wrong type or with characters no Stripe id holds). Refused like a forged one, but
- * with the fields named, so whoever sent it can see why.
- */
-export class InvalidWebhookEventError extends DomainError {
-  readonly kind = 'invalid_input';
-  readonly code = 'webhook-event-malformed';
-  readonly title = 'The webhook body is not a Stripe event';
-
-  constructor(readonly errors: FieldError[]) {
-    super('The signature is valid, but the body is not shaped like a Stripe event; see errors.');
-    this.extensions.errors = errors;
-  }
-}

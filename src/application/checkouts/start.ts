@@ -14,7 +14,7 @@ import type { CheckoutWorkflow } from '../../workflows/checkout/workflow';
 import { assertUnitsPerSku } from './cart-limits';
 import { checkoutSecretFor, hashCheckoutSecret } from './checkout-secret';
 import type { CheckoutDeps } from './deps';
-import { sagaTimings } from './saga-timings';
+import { sagaTimings, type SagaTimings } from './saga-timings';
 import { IdempotencyKeyReusedError, MixedCurrencyCartError, UnknownSkuError } from './errors';
 import type { StartCheckoutRequest } from './schemas';
 import { rethrowTemporalUnavailable } from '../temporal-errors';
@@ -32,16 +32,22 @@ export interface StartCheckoutOptions {
   idempotencyKey?: string;
   /** Keyed hash of the client's address: kept on the row, and its share of the door checked. */
   clientHash?: string;
+  /** Internal (tests, bench), never from a request: the ids this checkout gets instead of new ones. */
+  ids?: { checkoutId: string; orderId: string };
+  /** Internal (tests, bench), never from a request: the saga's clocks instead of the configured ones. */
+  timings?: SagaTimings;
 }
 
 /**
- * Records the checkout and starts its saga. The row is written first so the status endpoint can
- * answer from PostgreSQL even before a worker picks the workflow up. With an Idempotency-Key the
- * key and the row are one transaction, so of two concurrent submits exactly one creates a
- * checkout; the other finds it and, like any replay, only makes sure its saga was started.
+ * Records the checkout and starts its saga: every checkout starts here, from the API, the test
+ * harness and the bench alike, and this is the only place its row is created. The row is written
+ * first so the status endpoint can answer from PostgreSQL even before a worker picks the workflow
+ * up. With an Idempotency-Key the key and the row are one transaction, so of two concurrent submits
+ * exactly one creates a checkout; the other finds it and, like any replay, only makes sure its saga
+ * was started.
  */
 export async function startCheckout(deps: CheckoutDeps, request: StartCheckoutRequest, options: StartCheckoutOptions = {}): Promise<StartCheckoutResult> {
-  const { idempotencyKey, clientHash } = options;
+  const { idempotencyKey, clientHash, timings } = options;
   const requestHash = hashCheckoutRequest(request);
   if (idempotencyKey) {
     const earlier = await findIdempotencyKey(deps.db, idempotencyKey);
@@ -52,8 +58,7 @@ export async function startCheckout(deps: CheckoutDeps, request: StartCheckoutRe
   // The saga checks again when it reserves; this only spares the customer a saga for a typo'd SKU.
   await assertCatalogHas(deps.db, request.items);
 
-  const checkoutId = randomUUID();
-  const orderId = randomUUID();
+  const { checkoutId, orderId } = options.ids ?? { checkoutId: randomUUID(), orderId: randomUUID() };
   const checkoutSecret = checkoutSecretFor(deps.config.SSO_SECRET, checkoutId);
   const created = await deps.db.transaction(async (tx) => {
     // The key first: a concurrent duplicate of this very submit waits here and then replays it,
@@ -65,7 +70,7 @@ export async function startCheckout(deps: CheckoutDeps, request: StartCheckoutRe
     if (clientHash) await deps.admission?.admitClient(tx, clientHash);
     // After the replay check (a retry of a checkout already accepted is always answered) and after
     // the client's own share (a checkout refused for that takes no place in the global count).
-    await deps.admission?.admit();
+    await deps.admission?.admit(tx);
     await tx.insert(checkouts).values({
       id: checkoutId,
       orderId,
@@ -85,7 +90,7 @@ export async function startCheckout(deps: CheckoutDeps, request: StartCheckoutRe
     return replay(deps, winner, request, requestHash);
   }
 
-  await startCheckoutWorkflow(deps, { checkoutId, orderId, request });
+  await startCheckoutWorkflow(deps, { checkoutId, orderId, request, timings });
   deps.logger.info({ checkoutId, orderId, lines: request.items.length }, 'checkout started');
   return { checkoutId, status: 'PENDING', replayed: false, checkoutSecret };
 }
@@ -112,15 +117,18 @@ async function replay(
   return { checkoutId: row.id, status: row.status as CheckoutStatus, replayed: true, checkoutSecret };
 }
 
-async function startCheckoutWorkflow(deps: CheckoutDeps, ids: { checkoutId: string; orderId: string; request: StartCheckoutRequest }): Promise<void> {
-  const { checkoutId, orderId, request } = ids;
+async function startCheckoutWorkflow(
+  deps: CheckoutDeps,
+  checkout: { checkoutId: string; orderId: string; request: StartCheckoutRequest; timings?: SagaTimings | undefined },
+): Promise<void> {
+  const { checkoutId, orderId, request } = checkout;
   const input: CheckoutInput = {
     checkoutId,
     orderId,
     customer: { email: request.customer.email, ...(request.customer.name ? { name: request.customer.name } : {}) },
     items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
     paymentMethodId: request.paymentMethodId,
-    ...sagaTimings(deps.config),
+    ...(checkout.timings ?? sagaTimings(deps.config)),
   };
   try {
     await deps.temporal.withDeadline(Date.now() + deps.timeouts.startWorkflowMs, () =>
@@ -133,11 +141,8 @@ async function startCheckoutWorkflow(deps: CheckoutDeps, ids: { checkoutId: stri
   }
 }
 
-/**
- * How every CheckoutWorkflow is started: by the API, and by the bench and the test harness, which
- * must start it exactly as the API does.
- */
-export function checkoutStartOptions(input: CheckoutInput, taskQueue: string): WorkflowStartOptions<typeof CheckoutWorkflow> {
+/** How every CheckoutWorkflow is started. */
+function checkoutStartOptions(input: CheckoutInput, taskQueue: string): WorkflowStartOptions<typeof CheckoutWorkflow> {
   return {
     taskQueue,
     workflowId: checkoutWorkflowId(input.checkoutId),

@@ -1,43 +1,29 @@
-import { eq, sql } from 'drizzle-orm';
-import { checkouts, ssoTokens } from '../../../db/schema';
-import { hashToken, loginUrlFor, ssoTokenFor } from '../sign-in/tokens';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import { checkouts } from '../../../db/schema';
 import {
   checkoutWorkflowId,
   statusQuery,
   TERMINAL_STATUSES,
   type CheckoutState,
-  type CheckoutStatus,
   type CompensationState,
   type PaymentStatus,
 } from '../../workflows/checkout/contract';
+import { rethrowTemporalUnavailable } from '../temporal-errors';
 import type { CheckoutDeps } from './deps';
 import { CheckoutNotFoundError } from './errors';
 
-/** `GET /api/checkouts/:id` as DESIGN.md shapes it. */
-export interface CheckoutStatusView {
-  checkoutId: string;
-  status: CheckoutStatus;
-  step: string | null;
-  orderId: string;
-  amount: number | null;
-  currency: string | null;
-  payment: { status: PaymentStatus; clientSecret?: string; nextActionUrl?: string };
-  failure?: { code: string; message: string };
-  /**
-   * `redirectUrl`: the one-time auto-login link into an account this checkout created, while usable.
-   * `delivery: 'email'`: the account existed, so a sign-in link went to its address instead.
-   */
-  sso?: { redirectUrl: string } | { delivery: 'email' };
-  /** What the undo did; technical errors stay in the workflow history, not in a customer's browser. */
-  compensations: Omit<CompensationState, 'error'>[];
-  updatedAt: string;
-  /** Present when the workflow answered; a long-poll may pass it back as `sinceVersion`. */
-  version?: number;
-}
+/**
+ * A checkout's whole state: the workflow's own answer, or what PostgreSQL keeps of it while no
+ * worker answers (no `version` then, no 3-D Secure details). It holds what only the buyer or an
+ * operator may see (email, client secret, compensation errors): each entry point presents its own
+ * view of it, the API the customer's, the CLI the operator's.
+ */
+export type CheckoutRecord = Omit<CheckoutState, 'step' | 'version'> & { step: string | null; version?: number };
 
 export interface CheckoutStatusRead {
-  view: CheckoutStatusView;
-  /** Who answered: the workflow's query, or PostgreSQL because no worker did in time. */
+  state: CheckoutRecord;
+  /** Who answered: the workflow's query, or PostgreSQL because no worker did in time (or there is no workflow). */
   source: 'workflow' | 'database';
 }
 
@@ -53,26 +39,78 @@ export interface StatusOptions {
 type CheckoutRow = typeof checkouts.$inferSelect;
 
 export async function getCheckoutStatus(deps: CheckoutDeps, checkoutId: string, options: StatusOptions = {}): Promise<CheckoutStatusRead> {
-  const [row] = await deps.db.select().from(checkouts).where(eq(checkouts.id, checkoutId));
-  if (!row) throw new CheckoutNotFoundError(checkoutId);
+  const row = await checkoutRow(deps, checkoutId);
 
   let current = await readState(deps, row);
-  deps.buyerPresence?.seen(checkoutId, current.view.status, deps.logger);
+  deps.buyerPresence?.seen(checkoutId, current.state.status, deps.logger);
   const wait = options.waitForChangeMs ?? 0;
-  const alreadyMoved = options.sinceVersion !== undefined && current.view.version !== undefined && current.view.version !== options.sinceVersion;
-  if (wait > 0 && !alreadyMoved && !TERMINAL_STATUSES.includes(current.view.status)) {
+  const alreadyMoved = options.sinceVersion !== undefined && current.state.version !== undefined && current.state.version !== options.sinceVersion;
+  if (wait > 0 && !alreadyMoved && !TERMINAL_STATUSES.includes(current.state.status)) {
     const deadline = Date.now() + wait;
-    const seen = fingerprint(current.view);
+    const seen = fingerprint(current.state);
     while (!options.signal?.aborted && Date.now() < deadline) {
       await sleep(Math.min(deps.timeouts.pollIntervalMs, deadline - Date.now()), options.signal);
       if (options.signal?.aborted) break;
       const next = await readState(deps, row);
-      deps.buyerPresence?.seen(checkoutId, next.view.status, deps.logger);
+      deps.buyerPresence?.seen(checkoutId, next.state.status, deps.logger);
       current = next;
-      if (fingerprint(next.view) !== seen) break;
+      if (fingerprint(next.state) !== seen) break;
     }
   }
-  return { ...current, view: await withSsoRedirect(deps, current.view) };
+  return current;
+}
+
+/**
+ * Follows a checkout through the status long-poll until `settled` holds, the checkout has ended, or
+ * `timeoutMs` has passed, so it answers as soon as the checkout changes. Returns the last state
+ * seen, and whether time ran out.
+ */
+export async function waitForCheckout(
+  deps: CheckoutDeps,
+  checkoutId: string,
+  settled: (state: CheckoutRecord) => boolean,
+  timeoutMs: number,
+): Promise<{ state: CheckoutRecord; timedOut: boolean }> {
+  const deadline = Date.now() + timeoutMs;
+  let { state } = await getCheckoutStatus(deps, checkoutId);
+  while (!settled(state) && !TERMINAL_STATUSES.includes(state.status)) {
+    const left = deadline - Date.now();
+    if (left <= 0) return { state, timedOut: true };
+    ({ state } = await getCheckoutStatus(deps, checkoutId, { waitForChangeMs: left, ...(state.version !== undefined ? { sinceVersion: state.version } : {}) }));
+  }
+  return { state, timedOut: false };
+}
+
+/** The run of a checkout's workflow, where an operator looks next (Temporal's Web UI); undefined while none was ever started. */
+export interface CheckoutRun {
+  workflowId: string;
+  runId: string;
+  /** Temporal's execution status: RUNNING, COMPLETED, TERMINATED ... */
+  status: string;
+  startTime: Date;
+  closeTime: Date | null;
+}
+
+export async function checkoutRun(deps: Pick<CheckoutDeps, 'temporal'>, checkoutId: string): Promise<CheckoutRun | undefined> {
+  try {
+    const description = await deps.temporal.workflow.getHandle(checkoutWorkflowId(checkoutId)).describe();
+    return {
+      workflowId: description.workflowId,
+      runId: description.runId,
+      status: description.status.name,
+      startTime: description.startTime,
+      closeTime: description.closeTime ?? null,
+    };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    return rethrowTemporalUnavailable(err);
+  }
+}
+
+export async function checkoutRow(deps: Pick<CheckoutDeps, 'db'>, checkoutId: string): Promise<CheckoutRow> {
+  const [row] = await deps.db.select().from(checkouts).where(eq(checkouts.id, checkoutId));
+  if (!row) throw new CheckoutNotFoundError(checkoutId);
+  return row;
 }
 
 /**
@@ -83,77 +121,39 @@ async function readState(deps: CheckoutDeps, row: CheckoutRow): Promise<Checkout
   try {
     const handle = deps.temporal.workflow.getHandle(checkoutWorkflowId(row.id));
     const state = await deps.temporal.withDeadline(Date.now() + deps.timeouts.statusQueryMs, () => handle.query(statusQuery));
-    return { source: 'workflow', view: fromWorkflow(state) };
+    return { source: 'workflow', state };
   } catch (err) {
     deps.logger.debug({ err, checkoutId: row.id }, 'status query not answered; reading PostgreSQL');
     const [fresh] = await deps.db.select().from(checkouts).where(eq(checkouts.id, row.id));
-    return { source: 'database', view: fromRow(fresh ?? row) };
+    return { source: 'database', state: recordFromRow(fresh ?? row) };
   }
 }
 
-function fromWorkflow(state: CheckoutState): CheckoutStatusView {
-  const { payment } = state;
-  return {
-    checkoutId: state.checkoutId,
-    status: state.status,
-    step: state.step,
-    orderId: state.orderId,
-    amount: state.amount,
-    currency: state.currency,
-    payment: {
-      status: payment.status,
-      ...(payment.clientSecret ? { clientSecret: payment.clientSecret } : {}),
-      ...(payment.nextActionUrl && state.status === 'REQUIRES_ACTION' ? { nextActionUrl: payment.nextActionUrl } : {}),
-    },
-    ...(state.failure ? { failure: { code: state.failure.code, message: state.failure.message } } : {}),
-    compensations: state.compensations.map(({ name, status, outcome }) => ({ name, status, ...(outcome ? { outcome } : {}) })),
-    updatedAt: state.updatedAt,
-    version: state.version,
-  };
-}
-
-function fromRow(row: CheckoutRow): CheckoutStatusView {
-  const compensations = Array.isArray(row.compensations) ? (row.compensations as CompensationState[]) : [];
+/** What PostgreSQL knows of a checkout: written at its start and by the saga's steps and outcomes. */
+export function recordFromRow(row: CheckoutRow): CheckoutRecord {
   return {
     checkoutId: row.id,
-    status: row.status as CheckoutStatus,
-    step: row.step,
     orderId: row.orderId,
+    status: row.status as CheckoutRecord['status'],
+    step: row.step,
     amount: row.amountMinor,
     currency: row.currency,
-    payment: { status: (row.paymentStatus as PaymentStatus | null) ?? 'not_started' },
+    customerEmail: row.customerEmail,
+    payment: {
+      status: (row.paymentStatus as PaymentStatus | null) ?? 'not_started',
+      ...(row.paymentIntentId ? { paymentIntentId: row.paymentIntentId } : {}),
+    },
     ...(row.failureCode ? { failure: { code: row.failureCode, message: row.failureMessage ?? '' } } : {}),
-    compensations: compensations.map(({ name, status, outcome }) => ({ name, status, ...(outcome ? { outcome } : {}) })),
+    ...(row.userId ? { userId: row.userId } : {}),
+    compensations: Array.isArray(row.compensations) ? (row.compensations as CompensationState[]) : [],
     updatedAt: row.updatedAt.toISOString(),
   };
 }
 
-/**
- * The auto-login link is recomputed here from SSO_SECRET (it is stored only as a hash) and shown
- * only while it can still work: completed checkout, token neither used, revoked nor expired, and
- * issued for the page (an account this checkout created). A token issued for email delivery has
- * another derivation, so what is recomputed here could never redeem it anyway.
- */
-async function withSsoRedirect(deps: CheckoutDeps, view: CheckoutStatusView): Promise<CheckoutStatusView> {
-  if (view.status !== 'COMPLETED') return view;
-  const [token] = await deps.db
-    .select({
-      delivery: ssoTokens.delivery,
-      tokenHash: ssoTokens.tokenHash,
-      // The database's clock, the same one redeem checks against.
-      usable: sql<boolean>`${ssoTokens.usedAt} is null and ${ssoTokens.revokedAt} is null and ${ssoTokens.expiresAt} > now()`,
-    })
-    .from(ssoTokens)
-    .where(eq(ssoTokens.checkoutId, view.checkoutId));
-  if (!token) return view;
-  if (token.delivery === 'email') return { ...view, sso: { delivery: 'email' } };
-  const rawToken = ssoTokenFor(deps.config.SSO_SECRET, view.checkoutId);
-  if (!token.usable || token.tokenHash !== hashToken(rawToken)) return view;
-  return { ...view, sso: { redirectUrl: loginUrlFor(deps.config.APP_URL, rawToken) } };
-}
-
-function fingerprint(view: CheckoutStatusView): string {
-  return JSON.stringify([view.status, view.step, view.version, view.updatedAt, view.payment.status, view.compensations]);
+/** What a watcher sees change; a compensation's retried error alone is no news to the buyer. */
+function fingerprint(state: CheckoutRecord): string {
+  const compensations = state.compensations.map(({ name, status, outcome }) => [name, status, outcome]);
+  return JSON.stringify([state.status, state.step, state.version, state.updatedAt, state.payment.status, compensations]);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

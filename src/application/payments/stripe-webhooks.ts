@@ -4,7 +4,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import Stripe from 'stripe';
 import { z } from 'zod';
 import { checkouts, payments, stripeEvents } from '../../../db/schema';
-import { InvalidWebhookError, InvalidWebhookEventError } from '../checkouts/errors';
+import { InvalidWebhookError, InvalidWebhookEventError } from './errors';
 import { rethrowTemporalUnavailable } from '../temporal-errors';
 import { forbiddenCharacter, toFieldErrors } from '../validation';
 import type { Database } from '../../../db/client';

@@ -16,3 +16,15 @@ export async function findOrder(db: Database, orderOrCheckoutId: string): Promis
   const [order] = await db.select().from(orders).where(or(eq(orders.id, id), eq(orders.checkoutId, id)));
   return order;
 }
+
+/** An order's money as an operator reads it beside its checkout: what it came to and what is refunded. */
+export type OrderSummary = Pick<OrderRow, 'id' | 'status' | 'amountMinor' | 'refundedMinor' | 'currency'>;
+
+/** The checkout's order, once its stock was reserved; undefined before that. */
+export async function orderOfCheckout(db: Database, checkoutId: string): Promise<OrderSummary | undefined> {
+  const [order] = await db
+    .select({ id: orders.id, status: orders.status, amountMinor: orders.amountMinor, refundedMinor: orders.refundedMinor, currency: orders.currency })
+    .from(orders)
+    .where(eq(orders.checkoutId, checkoutId));
+  return order;
+}

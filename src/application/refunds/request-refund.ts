@@ -16,6 +16,7 @@ import {
   type RefundResult,
 } from '../../workflows/refund/contract';
 import { formatMoney } from '../../money';
+import { RefundRefusedError, RefundStillRunningError } from './errors';
 
 export interface RefundRequest {
   orderId: string;
@@ -34,29 +35,6 @@ export interface RefundOutcome {
   workflowId: string;
   /** True when this key had already been refunded (or was in flight): no second refund was made. */
   repeated: boolean;
-}
-
-/** The refund was refused for a business reason (the workflow's failure type), never retried. */
-export class RefundRefusedError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly workflowId: string,
-  ) {
-    super(message);
-    this.name = 'RefundRefusedError';
-  }
-}
-
-/** The refund did not finish within the caller's wait; it goes on, and asking again with the same key waits for it. */
-export class RefundStillRunningError extends Error {
-  constructor(
-    readonly workflowId: string,
-    waitedMs: number,
-  ) {
-    super(`refund ${workflowId} is still in progress after ${Math.round(waitedMs / 1000)} s; run the same command again to wait for it`);
-    this.name = 'RefundStillRunningError';
-  }
 }
 
 /**

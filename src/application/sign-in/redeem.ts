@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { ssoTokens, users } from '../../../db/schema';
-import { InvalidLoginTokenError } from '../checkouts/errors';
+import { InvalidLoginTokenError } from './errors';
 import type { Database } from '../../../db/client';
 import type { Logger } from '../../logger';
 import type { AccessTokens } from './access-token';

@@ -1,11 +1,13 @@
 import { Command, Option } from 'commander';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { cancelCheckout } from '../../application/checkouts/cancel';
+import { CheckoutNotCancellableError } from '../../application/checkouts/errors';
+import { checkoutRun, waitForCheckout, type CheckoutRecord } from '../../application/checkouts/status';
+import { orderOfCheckout } from '../../application/refunds/find-order';
 import type { CliContext } from '../context';
 import { CliError, oneLine } from '../errors';
 import { type Io } from '../output';
 import { jsonOption, parseCheckoutReference, parseReason, timeoutOption } from '../options';
-import { cancelUpdate, type CheckoutState } from '../../workflows/checkout/contract';
-import { failingCompensations, findCheckout, isTerminal, orderOfCheckout, renderState, statusFromSearchAttributes, waitForState } from '../checkouts';
+import { checkoutIdFor, failingCompensations, isTerminal, renderState } from '../checkouts';
 
 export function cancelCommand(ctx: CliContext, io: Io): Command {
   return new Command('cancel')
@@ -23,35 +25,32 @@ export function cancelCommand(ctx: CliContext, io: Io): Command {
         '  $ checkout-saga cancel 5d6b0c5e-2f1a-4c3e-9a51-0b7f1f0e2d11 --no-wait --json',
     )
     .action(async (rawId: string, opts: { reason?: string; wait: boolean; timeout: number; json?: boolean }) => {
-      const client = await ctx.temporal();
-      const { checkoutId, handle, description } = await findCheckout(client, rawId, () => ctx.db());
-      if (description.status.name !== 'RUNNING') {
-        const status = statusFromSearchAttributes(description) ?? description.status.name;
-        throw new CliError('ALREADY_FINISHED', `checkout ${checkoutId} has already finished (${status}) and can no longer be cancelled${status === 'COMPLETED' ? '; use `refund` instead' : ''}`);
-      }
+      const deps = await ctx.checkoutDeps();
+      const checkoutId = await checkoutIdFor(deps, rawId);
 
-      let accepted: CheckoutState;
+      let cancelled;
       try {
-        accepted = await client.withDeadline(Date.now() + 15_000, () =>
-          handle.executeUpdate(cancelUpdate, { args: [{ ...(opts.reason ? { reason: opts.reason } : {}), requestedBy: ctx.requestedBy }] }),
-        );
+        cancelled = await cancelCheckout(deps, checkoutId, { ...(opts.reason ? { reason: opts.reason } : {}), requestedBy: ctx.requestedBy });
       } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) {
-          throw new CliError('CANCEL_REFUSED', `cancel refused: ${oneLine(err.cause?.message ?? err.message)}`);
+        if (err instanceof CheckoutNotCancellableError) {
+          if (err.finished) throw alreadyFinished(checkoutId, err.status);
+          throw new CliError('CANCEL_REFUSED', `cancel refused: ${oneLine(err.refusal ?? err.detail)}`);
         }
-        if (err instanceof WorkflowNotFoundError) throw new CliError('ALREADY_FINISHED', `checkout ${checkoutId} has already finished and can no longer be cancelled`);
         throw err;
       }
+      // An operator asking to cancel a checkout that ended CANCELLED learns it did nothing.
+      if (cancelled.outcome === 'already-cancelled') throw alreadyFinished(checkoutId, 'CANCELLED');
+      const accepted = cancelled.state;
 
       if (!opts.wait) {
         if (opts.json) io.stdout(JSON.stringify({ ok: true, accepted: true, checkout: accepted }, null, 2));
+        else if (cancelled.outcome === 'cancelled-before-start') io.stdout(`Cancelled checkout ${checkoutId}: its workflow had never started, so there was nothing to undo.`);
         else io.stdout(`Cancel accepted for checkout ${checkoutId} (was ${accepted.status}); its compensations are running.`);
         return;
       }
 
-      const settled = (s: CheckoutState) => isTerminal(s.status) || s.status === 'NEEDS_ATTENTION';
-      const { state, timedOut } = await waitForState(client, handle, settled, opts.timeout * 1000);
-      const final = state ?? accepted;
+      const settled = (s: CheckoutRecord) => isTerminal(s.status) || s.status === 'NEEDS_ATTENTION';
+      const { state: final, timedOut } = await waitForCheckout(deps, checkoutId, settled, opts.timeout * 1000);
       if (opts.json) io.stdout(JSON.stringify({ ok: !timedOut && (final.status === 'CANCELLED' || final.status === 'FAILED'), accepted: true, checkout: final }, null, 2));
 
       if (timedOut) {
@@ -68,8 +67,16 @@ export function cancelCommand(ctx: CliContext, io: Io): Command {
       }
       if (!opts.json) {
         const note = final.status === 'FAILED' ? `\nThe checkout failed (${final.failure?.code}) before the cancel took effect; everything it did is undone.` : '';
-        const order = await orderOfCheckout(ctx.db(), checkoutId).catch(() => undefined);
-        io.stdout(`${renderState(final, { ...(order ? { order } : {}), webUi: ctx.webUiUrl(description.workflowId, description.runId) })}${note}`);
+        const order = await orderOfCheckout(deps.db, checkoutId).catch(() => undefined);
+        const run = await checkoutRun(deps, checkoutId).catch(() => undefined);
+        io.stdout(`${renderState(final, { ...(order ? { order } : {}), ...(run ? { webUi: ctx.webUiUrl(run.workflowId, run.runId) } : {}) })}${note}`);
       }
     });
+}
+
+function alreadyFinished(checkoutId: string, status: string | undefined): CliError {
+  return new CliError(
+    'ALREADY_FINISHED',
+    `checkout ${checkoutId} has already finished (${status ?? 'unknown'}) and can no longer be cancelled${status === 'COMPLETED' ? '; use `refund` instead' : ''}`,
+  );
 }

@@ -1,43 +1,10 @@
 import { Command, Option } from 'commander';
-import { inArray } from 'drizzle-orm';
-import { checkouts } from '../../../db/schema';
+import { listCheckouts, type ListFilters } from '../../application/checkouts/list';
+import { formatMoney } from '../../money';
+import { CHECKOUT_STATUSES } from '../../workflows/checkout/contract';
 import type { CliContext } from '../context';
 import { formatTime, table, type Io } from '../output';
 import { jsonOption, parseEmail, parseStatus, positiveInteger } from '../options';
-import { formatMoney } from '../../money';
-import {
-  CHECKOUT_STATUSES,
-  CHECKOUT_WORKFLOW_TYPE,
-  checkoutIdFromWorkflowId,
-  searchAttributes,
-  type CheckoutStatus,
-} from '../../workflows/checkout/contract';
-
-export interface ListFilters {
-  status?: CheckoutStatus;
-  email?: string;
-}
-
-/** The visibility query the Web UI would run for the same filters, so an operator can paste it there. */
-export function checkoutListQuery(filters: ListFilters): string {
-  return [
-    `WorkflowType = "${CHECKOUT_WORKFLOW_TYPE}"`,
-    ...(filters.status ? [`${searchAttributes.status.name} = "${filters.status}"`] : []),
-    ...(filters.email ? [`${searchAttributes.customerEmail.name} = "${filters.email}"`] : []),
-  ].join(' AND ');
-}
-
-interface ListedCheckout {
-  checkoutId: string;
-  workflowId: string;
-  status: string | null;
-  step: string | null;
-  customerEmail: string | null;
-  amount: number | null;
-  currency: string | null;
-  startTime: string;
-  closeTime: string | null;
-}
 
 export function listCommand(ctx: CliContext, io: Io): Command {
   return new Command('list')
@@ -51,25 +18,8 @@ export function listCommand(ctx: CliContext, io: Io): Command {
       '\nExamples:\n  $ checkout-saga list --status NEEDS_ATTENTION\n  $ checkout-saga list --email ana@example.com --limit 5\n  $ checkout-saga list --status COMPLETED --json',
     )
     .action(async (opts: ListFilters & { limit: number; json?: boolean }) => {
-      const client = await ctx.temporal();
-      const query = checkoutListQuery(opts);
-      const found: ListedCheckout[] = [];
-      for await (const execution of client.workflow.list({ query, pageSize: Math.min(opts.limit, 100) })) {
-        const sa = execution.typedSearchAttributes;
-        found.push({
-          checkoutId: checkoutIdFromWorkflowId(execution.workflowId) ?? execution.workflowId,
-          workflowId: execution.workflowId,
-          status: sa.get(searchAttributes.status) ?? null,
-          step: sa.get(searchAttributes.step) ?? null,
-          customerEmail: sa.get(searchAttributes.customerEmail) ?? null,
-          amount: sa.get(searchAttributes.orderTotal) ?? null,
-          currency: null,
-          startTime: execution.startTime.toISOString(),
-          closeTime: execution.closeTime?.toISOString() ?? null,
-        });
-        if (found.length >= opts.limit) break;
-      }
-      await addCurrencies(ctx, found);
+      const deps = await ctx.checkoutDeps();
+      const { query, checkouts: found } = await listCheckouts(deps, { ...(opts.status ? { status: opts.status } : {}), ...(opts.email ? { email: opts.email } : {}) }, opts.limit);
 
       if (opts.json) {
         io.stdout(JSON.stringify({ ok: true, query, count: found.length, checkouts: found }, null, 2));
@@ -95,17 +45,4 @@ export function listCommand(ctx: CliContext, io: Io): Command {
       const more = found.length === opts.limit ? ` (the newest ${opts.limit}; --limit shows more)` : '';
       io.stdout(`\n${found.length} checkout${found.length === 1 ? '' : 's'}${more}`);
     });
-}
-
-/** OrderTotal is minor units without a currency; the checkouts table has it. Best effort: a total without it still shows. */
-async function addCurrencies(ctx: CliContext, found: ListedCheckout[]): Promise<void> {
-  const ids = found.map((c) => c.checkoutId).filter((id) => /^[0-9a-f-]{36}$/i.test(id));
-  if (ids.length === 0) return;
-  try {
-    const rows = await ctx.db().select({ id: checkouts.id, currency: checkouts.currency }).from(checkouts).where(inArray(checkouts.id, ids));
-    const byId = new Map(rows.map((r) => [r.id, r.currency]));
-    for (const c of found) c.currency = byId.get(c.checkoutId) ?? null;
-  } catch {
-    // PostgreSQL unreachable: the list itself came from Temporal and is still worth showing.
-  }
 }

@@ -3,10 +3,9 @@ import type { CliContext } from '../context';
 import { CliError } from '../errors';
 import { fields, type Io } from '../output';
 import { jsonOption, parseCents, parseCheckoutReference, parseReason, parseRefundKey, timeoutOption } from '../options';
-import { findOrder } from '../../application/refunds/find-order';
+import { OrderNotFoundError, RefundRefusedError, RefundStillRunningError } from '../../application/refunds/errors';
+import { refundOrder } from '../../application/refunds/refund-order';
 import { formatMoney } from '../../money';
-import { deriveRefundKey } from '../../application/refunds/refund-key';
-import { RefundRefusedError, RefundStillRunningError, requestRefund } from '../../application/refunds/request-refund';
 
 export function refundCommand(ctx: CliContext, io: Io): Command {
   return new Command('refund')
@@ -31,29 +30,24 @@ export function refundCommand(ctx: CliContext, io: Io): Command {
         '  $ checkout-saga refund 5d6b0c5e-2f1a-4c3e-9a51-0b7f1f0e2d11 --amount 500 --key ticket-4711 --json',
     )
     .action(async (rawId: string, opts: { amount?: number; reason?: string; key?: string; timeout: number; json?: boolean }) => {
-      const order = await findOrder(ctx.db(), rawId.trim());
-      if (!order) throw new CliError('UNKNOWN_ORDER', `unknown order or checkout ${rawId}`);
-      const refundKey = opts.key ?? deriveRefundKey({ orderId: order.id, ...(opts.amount !== undefined ? { amount: opts.amount } : {}), ...(opts.reason ? { reason: opts.reason } : {}) });
-
-      const client = await ctx.temporal();
       let outcome;
       try {
-        outcome = await requestRefund(
-          client,
-          ctx.config.TEMPORAL_TASK_QUEUE,
+        const { db, temporal } = await ctx.checkoutDeps();
+        outcome = await refundOrder(
+          { db, temporal, taskQueue: ctx.config.TEMPORAL_TASK_QUEUE },
           {
-            orderId: order.id,
-            checkoutId: order.checkoutId,
-            refundKey,
+            orderOrCheckoutId: rawId,
             source: 'cli',
             requestedBy: ctx.requestedBy,
             ...(opts.amount !== undefined ? { amount: opts.amount } : {}),
             ...(opts.reason ? { reason: opts.reason } : {}),
+            ...(opts.key ? { refundKey: opts.key } : {}),
           },
           { waitMs: opts.timeout * 1000 },
         );
       } catch (err) {
-        if (err instanceof RefundRefusedError) throw new CliError(err.code, `refund refused (${err.code}): ${err.message}`);
+        if (err instanceof OrderNotFoundError) throw new CliError('UNKNOWN_ORDER', `unknown order or checkout ${rawId}`);
+        if (err instanceof RefundRefusedError) throw new CliError(err.failureCode, `refund refused (${err.failureCode}): ${err.message}`);
         if (err instanceof RefundStillRunningError) throw new CliError('REFUND_IN_PROGRESS', err.message);
         throw err;
       }

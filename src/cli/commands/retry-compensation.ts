@@ -1,11 +1,13 @@
 import { Command } from 'commander';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { CompensationRetryRefusedError } from '../../application/checkouts/errors';
+import { retryCompensations } from '../../application/checkouts/retry-compensation';
+import { checkoutRun, waitForCheckout, type CheckoutRecord } from '../../application/checkouts/status';
+import { orderOfCheckout } from '../../application/refunds/find-order';
 import type { CliContext } from '../context';
 import { CliError, oneLine } from '../errors';
 import { type Io } from '../output';
 import { jsonOption, parseCheckoutReference, timeoutOption } from '../options';
-import { retryCompensationsUpdate, type CheckoutState } from '../../workflows/checkout/contract';
-import { failingCompensations, findCheckout, isTerminal, orderOfCheckout, renderState, statusFromSearchAttributes, waitForState } from '../checkouts';
+import { checkoutIdFor, failingCompensations, isTerminal, renderState } from '../checkouts';
 
 export function retryCompensationCommand(ctx: CliContext, io: Io): Command {
   return new Command('retry-compensation')
@@ -20,28 +22,23 @@ export function retryCompensationCommand(ctx: CliContext, io: Io): Command {
         'Examples:\n  $ checkout-saga list --status NEEDS_ATTENTION\n  $ checkout-saga retry-compensation 5d6b0c5e-2f1a-4c3e-9a51-0b7f1f0e2d11',
     )
     .action(async (rawId: string, opts: { timeout: number; json?: boolean }) => {
-      const client = await ctx.temporal();
-      const { checkoutId, handle, description } = await findCheckout(client, rawId, () => ctx.db());
-      if (description.status.name !== 'RUNNING') {
-        const status = statusFromSearchAttributes(description) ?? description.status.name;
-        throw new CliError('ALREADY_FINISHED', `checkout ${checkoutId} has already finished (${status}); there is nothing to retry`);
-      }
+      const deps = await ctx.checkoutDeps();
+      const checkoutId = await checkoutIdFor(deps, rawId);
 
-      let accepted: CheckoutState;
+      let accepted;
       try {
-        accepted = await client.withDeadline(Date.now() + 15_000, () => handle.executeUpdate(retryCompensationsUpdate));
+        ({ state: accepted } = await retryCompensations(deps, checkoutId));
       } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) {
-          throw new CliError('RETRY_REFUSED', `retry refused: ${oneLine(err.cause?.message ?? err.message)}`);
+        if (err instanceof CompensationRetryRefusedError) {
+          if (err.finished) throw new CliError('ALREADY_FINISHED', `checkout ${checkoutId} has already finished (${err.status ?? 'unknown'}); there is nothing to retry`);
+          throw new CliError('RETRY_REFUSED', `retry refused: ${oneLine(err.refusal ?? err.detail)}`);
         }
-        if (err instanceof WorkflowNotFoundError) throw new CliError('ALREADY_FINISHED', `checkout ${checkoutId} has already finished; there is nothing to retry`);
         throw err;
       }
 
       // The update's answer may predate the retry round; a NEEDS_ATTENTION with a newer version is the round's verdict.
-      const settled = (s: CheckoutState) => isTerminal(s.status) || (s.status === 'NEEDS_ATTENTION' && s.version > accepted.version);
-      const { state, timedOut } = await waitForState(client, handle, settled, opts.timeout * 1000);
-      const final = state ?? accepted;
+      const settled = (s: CheckoutRecord) => isTerminal(s.status) || (s.status === 'NEEDS_ATTENTION' && s.version !== undefined && s.version > accepted.version);
+      const { state: final, timedOut } = await waitForCheckout(deps, checkoutId, settled, opts.timeout * 1000);
       if (opts.json) io.stdout(JSON.stringify({ ok: !timedOut && isTerminal(final.status), checkout: final }, null, 2));
 
       if (timedOut) {
@@ -51,8 +48,9 @@ export function retryCompensationCommand(ctx: CliContext, io: Io): Command {
         throw new CliError('NEEDS_ATTENTION', `compensation still failing: ${failingCompensations(final)}; checkout ${checkoutId} stays in NEEDS_ATTENTION`);
       }
       if (!opts.json) {
-        const order = await orderOfCheckout(ctx.db(), checkoutId).catch(() => undefined);
-        const details = renderState(final, { ...(order ? { order } : {}), webUi: ctx.webUiUrl(description.workflowId, description.runId) });
+        const order = await orderOfCheckout(deps.db, checkoutId).catch(() => undefined);
+        const run = await checkoutRun(deps, checkoutId).catch(() => undefined);
+        const details = renderState(final, { ...(order ? { order } : {}), ...(run ? { webUi: ctx.webUiUrl(run.workflowId, run.runId) } : {}) });
         io.stdout(`Compensations finished: checkout ${checkoutId} is ${final.status}.\n\n${details}`);
       }
     });

@@ -1,9 +1,10 @@
 import { Command } from 'commander';
+import { checkoutRun, getCheckoutStatus } from '../../application/checkouts/status';
+import { orderOfCheckout } from '../../application/refunds/find-order';
+import { checkoutIdFor, renderState } from '../checkouts';
 import type { CliContext } from '../context';
-import { fields, formatTime, type Io } from '../output';
+import { formatTime, type Io } from '../output';
 import { jsonOption, parseCheckoutReference } from '../options';
-import { searchAttributes } from '../../workflows/checkout/contract';
-import { findCheckout, money, orderOfCheckout, queryState, renderState, statusFromSearchAttributes, type OrderSummary } from '../checkouts';
 
 export function statusCommand(ctx: CliContext, io: Io): Command {
   return new Command('status')
@@ -12,51 +13,26 @@ export function statusCommand(ctx: CliContext, io: Io): Command {
     .addOption(jsonOption())
     .addHelpText('after', '\nExamples:\n  $ checkout-saga status 5d6b0c5e-2f1a-4c3e-9a51-0b7f1f0e2d11\n  $ checkout-saga status checkout-5d6b0c5e-2f1a-4c3e-9a51-0b7f1f0e2d11 --json')
     .action(async (rawId: string, opts: { json?: boolean }) => {
-      const client = await ctx.temporal();
-      const { checkoutId, handle, description } = await findCheckout(client, rawId, () => ctx.db());
-      const workflow = { id: description.workflowId, runId: description.runId, status: description.status.name, startTime: description.startTime, closeTime: description.closeTime ?? null };
-      const webUi = ctx.webUiUrl(description.workflowId, description.runId);
-      const order = await orderOfCheckout(ctx.db(), checkoutId).catch(() => undefined);
-
-      let state;
-      try {
-        state = await queryState(client, handle);
-      } catch {
-        // No worker answered: the search attributes still say where the checkout stands.
-        const fallback = {
-          checkoutId,
-          status: statusFromSearchAttributes(description) ?? 'UNKNOWN',
-          step: description.typedSearchAttributes.get(searchAttributes.step) ?? null,
-          customerEmail: description.typedSearchAttributes.get(searchAttributes.customerEmail) ?? null,
-          orderTotal: description.typedSearchAttributes.get(searchAttributes.orderTotal) ?? null,
-        };
-        if (opts.json) {
-          io.stdout(JSON.stringify({ ok: true, source: 'search-attributes', checkout: fallback, order: order ?? null, workflow, webUi }, null, 2));
-          return;
-        }
-        io.stdout(
-          fields([
-            ['Checkout', checkoutId],
-            ['Status', `${fallback.status}${fallback.step && fallback.step !== 'none' ? ` (step ${fallback.step})` : ''}`],
-            ['Customer', fallback.customerEmail],
-            ['Amount', order ? money(order.amountMinor, order.currency) : money(fallback.orderTotal, null)],
-            ['Order', order ? orderLine(order) : undefined],
-            ['Workflow', `${workflow.id} (${workflow.status}, started ${formatTime(workflow.startTime)})`],
-            ['Web UI', webUi],
-            ['Note', 'no worker answered the status query; shown from the search attributes'],
-          ]),
-        );
-        return;
-      }
+      const deps = await ctx.checkoutDeps();
+      const checkoutId = await checkoutIdFor(deps, rawId);
+      const { state, source } = await getCheckoutStatus(deps, checkoutId);
+      const run = await checkoutRun(deps, checkoutId);
+      const order = await orderOfCheckout(deps.db, checkoutId);
+      const webUi = run ? ctx.webUiUrl(run.workflowId, run.runId) : undefined;
 
       if (opts.json) {
-        io.stdout(JSON.stringify({ ok: true, source: 'query', checkout: state, order: order ?? null, workflow, webUi }, null, 2));
+        const workflow = run ? { id: run.workflowId, runId: run.runId, status: run.status, startTime: run.startTime, closeTime: run.closeTime } : null;
+        // `query`: the workflow answered; `database`: PostgreSQL did, because no worker answered or there is no workflow.
+        io.stdout(JSON.stringify({ ok: true, source: source === 'workflow' ? 'query' : 'database', checkout: state, order: order ?? null, workflow, webUi: webUi ?? null }, null, 2));
         return;
       }
-      io.stdout(renderState(state, { ...(order ? { order } : {}), workflow: `${workflow.id} (${workflow.status})`, webUi }));
+      const note =
+        source === 'workflow'
+          ? undefined
+          : run
+            ? 'no worker answered the status query; shown from PostgreSQL'
+            : 'its workflow was never started (Temporal was unreachable when it was submitted); shown from PostgreSQL';
+      const workflow = run ? (source === 'workflow' ? `${run.workflowId} (${run.status})` : `${run.workflowId} (${run.status}, started ${formatTime(run.startTime)})`) : undefined;
+      io.stdout(renderState(state, { ...(order ? { order } : {}), ...(workflow ? { workflow } : {}), ...(webUi ? { webUi } : {}), ...(note ? { note } : {}) }));
     });
-}
-
-function orderLine(order: OrderSummary): string {
-  return `${order.id}  ${order.status}`;
 }
