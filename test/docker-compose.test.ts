@@ -12,6 +12,7 @@ import { EVENT_TOPIC_RETENTION_MS } from '../src/kafka/topics';
 import { ensureDockerCompose } from '../tools/stack/docker-compose';
 import { KAFKA_VERSION } from '../tools/stack/kafka';
 import { SEARCH_ATTRIBUTES } from '../tools/stack/temporal';
+import { deadLetterReaderGroupPrefix } from '../src/application/dead-letters/kafka';
 
 /**
  * docker-compose.yml cannot be started on the build machines (no Docker engine), so this checks it
@@ -512,11 +513,9 @@ describe('docker-compose.yml', () => {
       });
 
       it("runs the operators' dlq list and dlq replay as the worker: it reads the DLQ in the CLI's throwaway groups and deletes them", () => {
-        const cli = readFileSync(path.join(ROOT, 'src/cli/dlq.ts'), 'utf8');
-        const prefix = /const groupId = `([\w.-]+)\$\{randomUUID\(\)\}`/.exec(cli)?.[1];
-        expect(prefix).toBeDefined();
+        const prefix = deadLetterReaderGroupPrefix('cli');
         const worker = env('worker').KAFKA_SASL_USERNAME ?? '';
-        const group = `${prefix ?? ''}00000000-0000-4000-8000-000000000000`;
+        const group = `${prefix}00000000-0000-4000-8000-000000000000`;
         expect(may(grants, worker, 'Read', 'topic', topics().KAFKA_DLQ_TOPIC)).toBe(true);
         expect(may(grants, worker, 'Read', 'group', group)).toBe(true);
         expect(may(grants, worker, 'Delete', 'group', group)).toBe(true);

@@ -24,13 +24,19 @@ export function money(amount: number | null | undefined, currency: string | null
   return amount === null || amount === undefined ? undefined : currency ? formatMoney(amount, currency) : `${amount} (minor units)`;
 }
 
-/** `PARTIALLY_REFUNDED, EUR 5.00 of EUR 12.50 refunded`: the order's money in one line. */
+/** `PARTIALLY_REFUNDED, EUR 5.00 of EUR 12.50 refunded`: the order's money in one line, then its disputes. */
 export function describeOrder(order: OrderSummary): string {
   const refunded =
     order.refundedMinor > 0
       ? `, ${formatMoney(order.refundedMinor, order.currency)} of ${formatMoney(order.amountMinor, order.currency)} refunded`
       : '';
-  return `${order.id}  ${order.status}${refunded}`;
+  const disputes = order.disputes.map((d) => {
+    const what = `dispute ${d.disputeId}: ${formatMoney(d.amountMinor, d.currency)} (${d.reason})`;
+    if (d.outcome === 'lost') return `${what} lost, returned to the buyer`;
+    if (d.outcome === 'won') return `${what} won`;
+    return `${what} ${d.status}${d.evidenceDueBy ? `, evidence due ${formatTime(d.evidenceDueBy)}` : ''}`;
+  });
+  return [`${order.id}  ${order.status}${refunded}`, ...disputes].join('\n');
 }
 
 /** The checkout's state as an operator reads it: everything, compensation errors included. */

@@ -98,6 +98,14 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
             orderStatus: order.status,
           });
         }
+        if (order.disputeLostMinor > 0) {
+          // Stripe answers `charge_disputed` for a charge that was charged back, whatever is left on it.
+          refuse(
+            RefundFailureCode.ORDER_NOT_REFUNDABLE,
+            `Order ${order.id} lost a dispute (${formatMoney(order.disputeLostMinor, order.currency)} charged back): Stripe refuses refunds of a charged-back charge`,
+            { orderStatus: order.status },
+          );
+        }
         if (!(REFUNDABLE_ORDER_STATUSES as readonly string[]).includes(order.status)) {
           refuse(RefundFailureCode.ORDER_NOT_REFUNDABLE, `Order ${order.id} is ${order.status}; only a confirmed order can be refunded`, {
             orderStatus: order.status,

@@ -1,22 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import type { Config } from '../../config';
+import { kafkaClientOptions, type KafkaConnectionConfig } from '../../kafka/client-config';
 import { readDeadLetter, type DeadLetter } from '../../kafka/consumer/dead-letters';
 import { DomainError, ServiceUnavailableError } from '../errors';
 
 export interface DeadLetterDeps {
-  config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'KAFKA_TOPIC' | 'KAFKA_DLQ_TOPIC'>;
+  config: Pick<Config, 'KAFKA_TOPIC' | 'KAFKA_DLQ_TOPIC'> & KafkaConnectionConfig;
   /** Appended to KAFKA_CLIENT_ID, so the broker's logs say who read the DLQ (`cli`). */
   clientRole: string;
 }
+
+/**
+ * The throwaway consumer groups a DLQ read uses: never committed, deleted afterwards. The compose
+ * file's ACLs grant the CLI (run as the worker's principal) exactly this prefix.
+ */
+export const deadLetterReaderGroupPrefix = (clientRole: string): string => `checkout-saga-${clientRole}-dlq-`;
 
 /** Seconds to wait before asking Kafka again. */
 const KAFKA_RETRY_AFTER_SECONDS = 5;
 
 export function kafkaClient(deps: DeadLetterDeps): Kafka {
-  const { KAFKA_BROKERS, KAFKA_CLIENT_ID } = deps.config;
   // kafkajs' own log would interleave with the caller's output; failures surface as the use case's error.
-  return new Kafka({ clientId: `${KAFKA_CLIENT_ID}-${deps.clientRole}`, brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING, connectionTimeout: 3_000, retry: { retries: 2 } });
+  return new Kafka({ ...kafkaClientOptions(deps.config, deps.clientRole), logLevel: logLevel.NOTHING, connectionTimeout: 3_000, retry: { retries: 2 } });
 }
 
 /** Kafka not answering, as ServiceUnavailableError('kafka'); the use case's own refusals pass through. */
@@ -42,7 +48,7 @@ export async function readDeadLetters(
   const admin = client.admin();
   return withKafka(async () => {
     await admin.connect();
-    const groupId = `checkout-saga-${deps.clientRole}-dlq-${randomUUID()}`;
+    const groupId = `${deadLetterReaderGroupPrefix(deps.clientRole)}${randomUUID()}`;
     try {
       const offsets = await admin.fetchTopicOffsets(KAFKA_DLQ_TOPIC);
       const remaining = new Map(offsets.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high) - 1n]));

@@ -49,7 +49,15 @@ export interface WebhookResult {
   outcome: WebhookOutcome | 'duplicate';
 }
 
-const CHARGE_EVENTS = new Set(['charge.refunded', 'charge.dispute.created']);
+/** Disputes of an order's charge, from opened to decided (and the money Stripe moves for them). */
+export const DISPUTE_EVENTS: ReadonlySet<string> = new Set([
+  'charge.dispute.created',
+  'charge.dispute.updated',
+  'charge.dispute.closed',
+  'charge.dispute.funds_withdrawn',
+  'charge.dispute.funds_reinstated',
+]);
+const CHARGE_EVENTS = new Set(['charge.refunded', ...DISPUTE_EVENTS]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -133,7 +141,7 @@ function objectSchemaOf(type: string): z.ZodType | undefined {
     });
   }
   if (type === 'charge.refunded') return z.looseObject({ id: objectId, payment_intent: objectOrId.nullish() });
-  if (type === 'charge.dispute.created') return z.looseObject({ id: objectId, charge: objectOrId, payment_intent: objectOrId.nullish() });
+  if (DISPUTE_EVENTS.has(type)) return z.looseObject({ id: objectId, charge: objectOrId, payment_intent: objectOrId.nullish() });
   return undefined;
 }
 

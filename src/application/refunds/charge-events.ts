@@ -1,6 +1,8 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type Stripe from 'stripe';
 import type { Logger } from '../../logger';
+import { DISPUTE_WORKFLOW_TYPE, disputeChangedSignal, disputeWorkflowId } from '../../workflows/dispute/contract';
+import type { DisputeWorkflow } from '../../workflows/dispute/workflow';
 import type { ExternalRefundWorkflow } from '../../workflows/refund/external-workflow';
 import { EXTERNAL_REFUND_WORKFLOW_TYPE, externalRefundWorkflowId } from '../../workflows/refund/contract';
 
@@ -13,10 +15,11 @@ export interface ChargeEventDeps {
 }
 
 /**
- * The webhook's handler for `charge.refunded` and `charge.dispute.created` (the API's
- * `onChargeEvent`). A refund is handed to ExternalRefundWorkflow, one per Stripe event id, which
- * does the Stripe reads and ledger writes with retries; this only starts it, so the webhook answers
- * fast. A failure to start is thrown, so the API answers 5xx and Stripe delivers again.
+ * The webhook's handler for `charge.refunded` and `charge.dispute.*` (the API's `onChargeEvent`). A
+ * refund is handed to ExternalRefundWorkflow, one per Stripe event id; a dispute to its
+ * DisputeWorkflow, one per dispute. They do the Stripe reads and ledger writes with retries; this
+ * only starts or signals them, so the webhook answers fast. A failure is thrown, so the API answers
+ * 5xx and Stripe delivers again.
  */
 export function createChargeEventHandler(deps: ChargeEventDeps): (event: Stripe.Event) => Promise<void> {
   const startTimeoutMs = deps.startTimeoutMs ?? 5_000;
@@ -48,13 +51,35 @@ export function createChargeEventHandler(deps: ChargeEventDeps): (event: Stripe.
         log.info({ workflowId, amountRefunded: charge.amount_refunded }, 'charge.refunded handed to ExternalRefundWorkflow');
         return;
       }
-      case 'charge.dispute.created': {
+      case 'charge.dispute.created':
+      case 'charge.dispute.updated':
+      case 'charge.dispute.closed':
+      case 'charge.dispute.funds_withdrawn':
+      case 'charge.dispute.funds_reinstated': {
         const dispute = event.data.object;
-        // A dispute moves no money through us yet and needs a person (evidence, deadline): make it loud.
-        deps.logger.warn(
-          { stripeEventId: event.id, disputeId: dispute.id, chargeId: typeof dispute.charge === 'string' ? dispute.charge : dispute.charge.id, amount: dispute.amount, reason: dispute.reason },
-          'charge disputed: respond in the Stripe dashboard before the evidence deadline',
+        const workflowId = disputeWorkflowId(dispute.id);
+        // Started by the first of its events, woken by every later one: it reads Stripe each time,
+        // so events arriving out of order or twice change nothing. A decided dispute's workflow has
+        // ended; a late event runs a new one, which finds nothing new to record.
+        await deps.temporal.withDeadline(Date.now() + startTimeoutMs, () =>
+          deps.temporal.workflow.signalWithStart<typeof DisputeWorkflow, [{ stripeEventId: string; type: string }]>(DISPUTE_WORKFLOW_TYPE, {
+            taskQueue: deps.taskQueue,
+            workflowId,
+            args: [{ disputeId: dispute.id }],
+            signal: disputeChangedSignal,
+            signalArgs: [{ stripeEventId: event.id, type: event.type }],
+            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          }),
         );
+        if (event.type === 'charge.dispute.created') {
+          // A dispute needs a person (evidence before the deadline): loud in the log as well as in status.
+          deps.logger.warn(
+            { stripeEventId: event.id, disputeId: dispute.id, workflowId, amount: dispute.amount, reason: dispute.reason },
+            'charge disputed: answer it in the Stripe dashboard before the evidence deadline',
+          );
+        } else {
+          deps.logger.info({ stripeEventId: event.id, disputeId: dispute.id, workflowId, status: dispute.status }, 'dispute event handed to DisputeWorkflow');
+        }
         return;
       }
       default:

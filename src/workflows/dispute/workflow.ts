@@ -17,6 +17,7 @@ const kafka = proxyActivities<Activities>(publishEvent);
 export async function DisputeWorkflow(input: DisputeInput): Promise<DisputeResult> {
   // Started by the first webhook, so there is news at once.
   let news = 1;
+  const announced = new Set<string>();
   setHandler(disputeChangedSignal, () => {
     news += 1;
   });
@@ -29,7 +30,12 @@ export async function DisputeWorkflow(input: DisputeInput): Promise<DisputeResul
       log.info('dispute not reflected', { disputeId: input.disputeId, reason: recorded.ignored });
       return { outcome: dispute.outcome, ignored: recorded.ignored };
     }
-    for (const announcement of recorded.announcements) await kafka.publishEvent(announcement);
+    for (const announcement of recorded.announcements) {
+      // The record returns every announcement so far; each goes out once per workflow.
+      if (announced.has(announcement.event.id)) continue;
+      await kafka.publishEvent(announcement);
+      announced.add(announcement.event.id);
+    }
     if (dispute.outcome) {
       log.info('dispute closed', { disputeId: input.disputeId, orderId: recorded.orderId, outcome: dispute.outcome });
       return { outcome: dispute.outcome };
