@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createParser } from 'eventsource-parser';
 import { HttpTimeoutError, type HttpClient } from './http-client';
 
 /**
@@ -39,8 +40,13 @@ export interface CheckoutTrace {
   /** POST sent until a status showed the checkout finished, and which status. */
   finishedMs?: number;
   finalStatus?: string;
+  /** Each Server-Sent Event received: the status version it carries and when (Date.now(), the clock PostgreSQL's recorded_at shares). */
+  events?: Array<{ version: number; receivedAt: number; connectedAt: number }>;
   error?: string;
 }
+
+/** How a customer waits for the payment's decision and the end: as the page falls back to, or as it does by default. */
+export type FollowMode = 'long-poll' | 'events';
 
 export interface CheckoutRequestTimeouts {
   postMs: number;
@@ -62,23 +68,25 @@ export class CheckoutCustomer {
   }
 
   /** POST /api/checkouts; fills postStatus/postMs/checkoutId of the trace. True when accepted (202). */
-  async submit(trace: CheckoutTrace): Promise<boolean> {
+  async submit(trace: CheckoutTrace, { preferWaitS }: { preferWaitS?: number } = {}): Promise<boolean> {
     const n = ++this.counter;
     const sku = this.skus[n % this.skus.length]!;
     trace.sentAt = performance.now();
     try {
-      const res = await this.http.request<{ checkoutId?: string; checkoutSecret?: string }>('POST', '/api/checkouts', {
+      const res = await this.http.request<{ checkoutId?: string; checkoutSecret?: string; checkout?: StatusView }>('POST', '/api/checkouts', {
         body: { customer: { email: `bench-${this.runId}-${n}@example.com`, name: 'Bench Buyer' }, items: [{ sku, quantity: 1 }], paymentMethodId: 'pm_card_visa' },
-        headers: { 'Idempotency-Key': randomUUID() },
-        timeoutMs: this.timeouts.postMs,
+        headers: { 'Idempotency-Key': randomUUID(), ...(preferWaitS ? { Prefer: `wait=${preferWaitS}` } : {}) },
+        timeoutMs: this.timeouts.postMs + (preferWaitS ?? 0) * 1000,
       });
       trace.postStatus = res.status;
       trace.postMs = res.ms;
       const retryAfter = res.headers['retry-after'];
       if (retryAfter) trace.retryAfter = String(retryAfter);
-      if (res.status === 202 && res.body && typeof res.body === 'object' && res.body.checkoutId) {
+      if ((res.status === 202 || res.status === 201) && res.body && typeof res.body === 'object' && res.body.checkoutId) {
         trace.checkoutId = res.body.checkoutId;
         if (res.body.checkoutSecret) trace.checkoutSecret = res.body.checkoutSecret;
+        // 201: the answer already holds the decided payment (Prefer: wait), the page's first answer.
+        if (res.status === 201) trace.firstAnswerMs = res.ms;
         return true;
       }
       trace.error = `POST answered ${res.status}`;
@@ -107,14 +115,8 @@ export class CheckoutCustomer {
     let failures = 0;
     for (;;) {
       if (view) {
-        if (trace.firstAnswerMs === undefined && (PAYMENT_DECIDED.includes(view.payment.status) || FINISHED_STATUSES.includes(view.status))) {
-          trace.firstAnswerMs = performance.now() - trace.sentAt;
-        }
-        if (FINISHED_STATUSES.includes(view.status)) {
-          trace.finishedMs = performance.now() - trace.sentAt;
-          trace.finalStatus = view.status;
-          return;
-        }
+        this.note(trace, view);
+        if (trace.finalStatus) return;
       }
       const left = deadline - performance.now();
       if (left <= 0) {
@@ -141,8 +143,66 @@ export class CheckoutCustomer {
     }
   }
 
-  /** The page's whole journey: submit, first render, follow to the end, reload. */
-  async purchase(trace: CheckoutTrace, deadline: number): Promise<void> {
+  /**
+   * Follows the checkout's Server-Sent Events (GET /api/checkouts/:id/events) until the stream ends
+   * at a finished status, reconnecting with Last-Event-ID as EventSource does when it drops early.
+   */
+  async followEvents(trace: CheckoutTrace, deadline: number): Promise<void> {
+    trace.events = [];
+    let lastEventId: string | undefined;
+    let failures = 0;
+    while (!trace.finalStatus) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        trace.error ??= 'not finished in time (event stream)';
+        return;
+      }
+      const headers: Record<string, string> = { ...secretHeader(trace), ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) };
+      try {
+        await this.http.stream(`/api/checkouts/${trace.checkoutId!}/events`, { headers, timeoutMs: left }, (chunks) => {
+          const connectedAt = Date.now();
+          const parser = createParser({
+            onEvent: (event) => {
+              lastEventId = event.id ?? lastEventId;
+              const view = JSON.parse(event.data) as StatusView;
+              trace.events!.push({ version: Number(event.id), receivedAt: Date.now(), connectedAt });
+              this.note(trace, view);
+            },
+          });
+          chunks.on('data', (c: Buffer) => parser.feed(c.toString('utf8')));
+        });
+        failures = 0;
+      } catch (err) {
+        if (++failures > 5) {
+          trace.error ??= err instanceof Error ? err.message : String(err);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  }
+
+  /** First answer and end, as the page notices them from a status view. */
+  private note(trace: CheckoutTrace, view: StatusView): void {
+    if (trace.firstAnswerMs === undefined && (PAYMENT_DECIDED.includes(view.payment.status) || FINISHED_STATUSES.includes(view.status))) {
+      trace.firstAnswerMs = performance.now() - trace.sentAt;
+    }
+    if (!trace.finalStatus && FINISHED_STATUSES.includes(view.status)) {
+      trace.finishedMs = performance.now() - trace.sentAt;
+      trace.finalStatus = view.status;
+    }
+  }
+
+  /**
+   * The page's whole journey. 'long-poll': submit, first render, long-poll to the end, reload.
+   * 'events': submit asking for the payment's decision (Prefer: wait=5), then the event stream to the end.
+   */
+  async purchase(trace: CheckoutTrace, deadline: number, mode: FollowMode = 'long-poll'): Promise<void> {
+    if (mode === 'events') {
+      if (!(await this.submit(trace, { preferWaitS: 5 }))) return;
+      await this.followEvents(trace, deadline);
+      return;
+    }
     if (!(await this.submit(trace))) return;
     try {
       const first = await this.getStatus(trace);

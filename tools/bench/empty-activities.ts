@@ -52,7 +52,7 @@ const checkoutSagaStubs: Pick<Activities, CheckoutSagaActivity> = {
   },
   async createPaymentIntent(input) {
     const id = `pi_bench_${input.checkoutId.replace(/-/g, '')}`;
-    return { paymentIntentId: id, clientSecret: `${id}_secret_bench`, captureMethod: input.captureMethod ?? 'automatic' };
+    return { paymentIntentId: id, captureMethod: input.captureMethod ?? 'automatic' };
   },
   async confirmPayment() {
     return { status: 'succeeded' };

@@ -27,6 +27,11 @@ export class HttpTimeoutError extends Error {
 
 export interface HttpClient {
   request<T = unknown>(method: string, path: string, options?: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number }): Promise<HttpResponse<T>>;
+  /**
+   * A streaming GET (text/event-stream): `onResponse` gets the body as it arrives; resolves when the
+   * server ends the stream, rejects on a non-200 answer, a connection error or after `timeoutMs`.
+   */
+  stream(path: string, options: { headers?: Record<string, string>; timeoutMs: number }, onResponse: (body: http.IncomingMessage) => void): Promise<void>;
   close(): void;
 }
 
@@ -77,6 +82,30 @@ export function createHttpClient(baseUrl: string, { maxSockets = 512 }: { maxSoc
           reject(err);
         });
         req.end(payload);
+      });
+    },
+    stream(path, options, onResponse) {
+      return new Promise<void>((resolve, reject) => {
+        const req = http.request({ host: url.hostname, port: url.port, method: 'GET', path, agent, headers: { accept: 'text/event-stream', ...options.headers } }, (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            clearTimeout(timer);
+            reject(new Error(`GET ${path} answered ${res.statusCode}`));
+            return;
+          }
+          onResponse(res);
+          res.on('error', reject);
+          res.on('end', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        const timer = setTimeout(() => req.destroy(new HttpTimeoutError('GET', path, options.timeoutMs)), options.timeoutMs);
+        req.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+        req.end();
       });
     },
     close() {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
-import { checkouts } from '../../db/schema';
+import { eq, inArray } from 'drizzle-orm';
+import { checkoutStatusChanges, checkouts } from '../../db/schema';
 import type { Database } from '../../db/client';
 import { DEFAULT_CHECKOUT_TIMEOUTS, type CheckoutDeps } from '../../src/application/checkouts/deps';
 import type { StartCheckoutRequest } from '../../src/application/checkouts/schemas';
@@ -11,7 +11,7 @@ import { logger } from '../../src/logger';
 import { checkoutWorkflowId, type CheckoutResult } from '../../src/workflows/checkout/contract';
 import type { CheckoutWorkflow } from '../../src/workflows/checkout/workflow';
 import type { BenchStack } from './bench-stack';
-import type { CheckoutCustomer, CheckoutTrace } from './checkout-client';
+import type { CheckoutCustomer, CheckoutTrace, FollowMode } from './checkout-client';
 import type { KafkaOutcomeProbe } from './kafka-probe';
 import { runOpenLoop, settleWithin, sleep, startClosedLoop } from './load';
 import { OTHER_LABEL, type ProcSampler } from './proc-sampler';
@@ -318,6 +318,8 @@ export async function saturationPhase(ctx: BenchContext): Promise<SaturationResu
 
 export interface OpenLoopPhaseResult {
   rate: number;
+  /** How the customers waited: long-poll GETs (the page's fallback), the event stream with Prefer: wait, or not at all (outcomes from Kafka only). */
+  follow: FollowMode | 'none';
   durationS: number;
   fired: number;
   achievedRate: number;
@@ -336,33 +338,52 @@ export interface OpenLoopPhaseResult {
   /** Completed checkouts whose order.confirmed was not read back from Kafka. */
   missingOnKafka: number;
   schedulerLagMs: Summary;
+  /** CPU time of all our processes from the first arrival until the last outcome, per order confirmed. */
+  cpuMsPerCompleted: number;
+  /** Status recorded by the saga (checkout_status_changes.recorded_at) until the event stream's client had it; 'events' only. */
+  sseDelayMs?: Summary;
   errors: string[];
 }
 
-export async function openLoopPhase(ctx: BenchContext, probe: KafkaOutcomeProbe, rate: number): Promise<OpenLoopPhaseResult> {
+/**
+ * Arrivals at a fixed rate, each customer following its checkout as `follow` says. With 'none' the
+ * customer only submits (a plain 202) and the checkout's end is read from Kafka: the CPU it costs is
+ * the service's own, the baseline for what following costs.
+ */
+export async function openLoopPhase(ctx: BenchContext, probe: KafkaOutcomeProbe, rate: number, follow: FollowMode | 'none' = 'long-poll'): Promise<OpenLoopPhaseResult> {
   const { plan } = ctx;
   const traces: CheckoutTrace[] = [];
   const deadline = performance.now() + plan.openMs + plan.openTailMs;
   const started = performance.now();
+  const isFinished = (t: CheckoutTrace) => Boolean(t.finalStatus || t.error || (follow === 'none' && t.checkoutId && probe.outcome(t.checkoutId)));
   const ticker = setInterval(() => {
-    const finished = traces.filter((t) => t.finalStatus || t.error).length;
+    const finished = traces.filter(isFinished).length;
     ctx.log(`  ${rate}/s: ${((performance.now() - started) / 1000).toFixed(0)} s, ${traces.length} sent, ${finished} finished, ${traces.length - finished} in flight`);
   }, 10_000);
   let result;
+  let accepted: string[];
+  let missing: string[];
   try {
     result = await runOpenLoop(rate, plan.openMs, async () => {
       const trace = ctx.customer.newTrace();
       traces.push(trace);
       ctx.offered.add(performance.now());
-      await ctx.customer.purchase(trace, deadline);
+      if (follow === 'none') await ctx.customer.submit(trace);
+      else await ctx.customer.purchase(trace, deadline, follow);
     });
     const unfinished = await settleWithin(result.pending, Math.max(0, deadline - performance.now()) + 1_000);
     if (unfinished > 0) ctx.log(`  ! ${unfinished} checkouts of the ${rate}/s phase unfinished after the tail`);
+    accepted = traces.filter((t) => t.checkoutId).map((t) => t.checkoutId!);
+    // Every accepted checkout's end on Kafka: the CPU window closes at the last one.
+    missing = await probe.waitForOutcomes(accepted, Math.max(10_000, deadline - performance.now()));
   } finally {
     clearInterval(ticker);
   }
+  const confirmedIds = accepted.filter((id) => probe.outcome(id)?.type === 'order.confirmed');
+  const lastOutcome = Math.max(started, ...accepted.map((id) => probe.outcome(id)?.at ?? started));
+  const cpuMs = serviceCpuMs(ctx, started, lastOutcome);
+  if (follow === 'none') for (const t of traces) if (t.checkoutId && probe.outcome(t.checkoutId)?.type === 'order.confirmed') t.finalStatus = 'COMPLETED';
   const completedIds = traces.filter((t) => t.finalStatus === 'COMPLETED').map((t) => t.checkoutId!);
-  const missing = await probe.waitForOutcomes(completedIds, 10_000);
 
   const postStatus: Record<string, number> = {};
   for (const t of traces) postStatus[String(t.postStatus ?? 'none')] = (postStatus[String(t.postStatus ?? 'none')] ?? 0) + 1;
@@ -372,6 +393,7 @@ export async function openLoopPhase(ctx: BenchContext, probe: KafkaOutcomeProbe,
   const errors = [...new Set(traces.map((t) => t.error).filter((e): e is string => Boolean(e)))].slice(0, 5);
   return {
     rate,
+    follow,
     durationS: plan.openMs / 1000,
     fired: result.fired,
     achievedRate: round(result.fired / (plan.openMs / 1000), 2),
@@ -385,10 +407,46 @@ export async function openLoopPhase(ctx: BenchContext, probe: KafkaOutcomeProbe,
     shed: traces.filter((t) => t.retryAfter && (t.postStatus === 503 || t.postStatus === 429)).length,
     completed: completedIds.length,
     notCompleted: traces.length - completedIds.length,
-    missingOnKafka: missing.length,
+    missingOnKafka: missing.filter((id) => completedIds.includes(id)).length,
     schedulerLagMs: summarize(result.lagMs),
+    cpuMsPerCompleted: confirmedIds.length ? round(cpuMs / confirmedIds.length, 1) : NaN,
+    ...(follow === 'events' ? { sseDelayMs: await eventDelays(ctx, traces) } : {}),
     errors,
   };
+}
+
+/** CPU time (ms) all our processes spent between two performance.now() times, the load generator and other people's processes left out. */
+function serviceCpuMs(ctx: BenchContext, from: number, to: number): number {
+  const cpu = ctx.sampler.summaryBetween((from - ctx.origin) / 1000, (to - ctx.origin) / 1000);
+  const pct = Object.entries(cpu)
+    .filter(([label]) => label !== OTHER_LABEL && !label.startsWith('bench'))
+    .reduce((sum, [, v]) => sum + v.cpuMean, 0);
+  return (pct / 100) * (to - from);
+}
+
+/**
+ * For every event a client received live (its status recorded after the stream was open, so not the
+ * replay of the current state on connecting): recorded_at of that version until the client had it.
+ * Both clocks are this machine's wall clock.
+ */
+async function eventDelays(ctx: BenchContext, traces: CheckoutTrace[]): Promise<Summary> {
+  const ids = traces.filter((t) => t.checkoutId && t.events?.length).map((t) => t.checkoutId!);
+  const recorded = new Map<string, number>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await ctx.bench.database.db
+      .select({ checkoutId: checkoutStatusChanges.checkoutId, version: checkoutStatusChanges.version, recordedAt: checkoutStatusChanges.recordedAt })
+      .from(checkoutStatusChanges)
+      .where(inArray(checkoutStatusChanges.checkoutId, ids.slice(i, i + 500)));
+    for (const r of rows) recorded.set(`${r.checkoutId}:${r.version}`, r.recordedAt.getTime());
+  }
+  const delays: number[] = [];
+  for (const t of traces) {
+    for (const e of t.events ?? []) {
+      const at = recorded.get(`${t.checkoutId}:${e.version}`);
+      if (at !== undefined && at >= e.connectedAt) delays.push(e.receivedAt - at);
+    }
+  }
+  return summarize(delays);
 }
 
 // ---------------------------------------------------------------------------------------------

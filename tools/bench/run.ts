@@ -34,7 +34,7 @@ import { RateSeries } from './stats';
 
 const RESULTS_DIR = path.resolve(__dirname, 'results');
 
-const PHASES = ['ceiling', 'saturation', 'open', 'overload'] as const;
+const PHASES = ['ceiling', 'saturation', 'half', 'open', 'overload'] as const;
 type PhaseName = (typeof PHASES)[number];
 
 interface Options {
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
       const wanted = new Set(opts.phases);
       if (wanted.has('ceiling')) results.ceiling = await phase(ctx, 'ceiling', () => ceilingPhase(ctx));
       if (wanted.has('saturation')) results.saturation = await phase(ctx, 'saturation', () => saturationPhase(ctx));
-      if (wanted.has('open') || wanted.has('overload')) {
+      if (wanted.has('half') || wanted.has('open') || wanted.has('overload')) {
         const cfg = parseConfig(bench.serviceEnv);
         probe = await KafkaOutcomeProbe.start({ brokers: cfg.KAFKA_BROKERS, topic: cfg.KAFKA_TOPIC, groupId: `bench-${runId}-outcomes` });
         // From here on the throughput chart counts orders confirmed on Kafka, including those that
@@ -200,6 +200,16 @@ async function main(): Promise<void> {
         probe.onOutcome((_id, outcome) => {
           if (outcome.type === 'order.confirmed') completed.add(outcome.at);
         });
+      }
+      if (wanted.has('half')) {
+        // Below capacity, where latency is the product's and not the queue's: half of what the
+        // service completed at saturation (without a saturation phase in this run, of the ceiling).
+        const capacity = results.saturation?.perSecond || results.ceiling?.perSecond || 10;
+        const rate = Math.max(0.5, round1(capacity / 2));
+        results.half = {
+          following: await phase(ctx, `half ${rate}/s, following`, () => openLoopPhase(ctx, probe!, rate, 'events')),
+          notFollowing: await phase(ctx, `half ${rate}/s, not following`, () => openLoopPhase(ctx, probe!, rate, 'none')),
+        };
       }
       if (wanted.has('open')) {
         for (const rate of plan.openRates) results.open.push(await phase(ctx, `open ${rate}/s`, () => openLoopPhase(ctx, probe!, rate)));
