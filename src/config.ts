@@ -193,6 +193,11 @@ const schema = z
      */
     CHECKOUT_MAX_IN_FLIGHT: z.coerce.number().int().min(0).default(32),
     /**
+     * A quiet Server-Sent Events stream (GET /api/checkouts/:id/events) sends a comment this often,
+     * so proxies keep it open and a 3-D Secure checkout whose page still follows it counts as watched.
+     */
+    STATUS_EVENTS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+    /**
      * Checkouts one client address may have in progress at once (3-D Secure ones included, however
      * long they wait), so one client can never hold the door shut for everyone; 0 turns it off.
      */

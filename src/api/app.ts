@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { createAdmission } from '../application/checkouts/admission';
 import { createBuyerPresence } from '../application/checkouts/buyer-presence';
+import { createPaymentActions } from '../application/checkouts/payment-action';
 import { usesStripeEmulator, type Config } from '../config';
 import { serializeError, type Logger } from '../logger';
 import { createAccessTokens } from '../application/sign-in/access-token';
@@ -45,7 +46,17 @@ export function createApp(given: ApiDeps): Express {
     accessTokens: createAccessTokens({ ssoSecret: deps.config.SSO_SECRET, ttlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS }),
     limits: createRateLimits(deps.db, deps.config, { keyOf: clientKey, sweepExpired: deps.sweepExpiredRateLimits ?? false }),
     clientKey,
-    checkoutDeps: (req) => ({ db: deps.db, temporal: deps.temporal, config: deps.config, logger: req.log, timeouts: deps.timeouts, admission, buyerPresence }),
+    paymentActions: createPaymentActions(deps.stripe, { timeoutMs: deps.timeouts.stripeReadMs }),
+    checkoutDeps: (req) => ({
+      db: deps.db,
+      temporal: deps.temporal,
+      config: deps.config,
+      logger: req.log,
+      timeouts: deps.timeouts,
+      admission,
+      buyerPresence,
+      ...(deps.statusFeed ? { statusFeed: deps.statusFeed } : {}),
+    }),
   };
 
   const app = express();

@@ -1,3 +1,4 @@
+import type { PaymentAction } from '../application/checkouts/payment-action';
 import type { CheckoutRecord } from '../application/checkouts/status';
 import type { CheckoutSignIn } from '../application/sign-in/checkout-sign-in';
 import type { CompensationState, PaymentStatus } from '../workflows/checkout/contract';
@@ -22,9 +23,11 @@ export interface CheckoutStatusView {
 
 /**
  * The buyer's view of a checkout's whole state: no email, no payment intent, no account or token
- * ids, no compensation errors; the 3-D Secure link only while the challenge is open.
+ * ids, no compensation errors; the client secret and the 3-D Secure link (asked of Stripe) only
+ * while the challenge is open.
  */
-export function customerView(state: CheckoutRecord, signIn: CheckoutSignIn | undefined): CheckoutStatusView {
+export function customerView(state: CheckoutRecord, extras: { signIn?: CheckoutSignIn | undefined; action?: PaymentAction | undefined } = {}): CheckoutStatusView {
+  const { signIn, action } = extras;
   const { payment } = state;
   return {
     checkoutId: state.checkoutId,
@@ -35,8 +38,7 @@ export function customerView(state: CheckoutRecord, signIn: CheckoutSignIn | und
     currency: state.currency,
     payment: {
       status: payment.status,
-      ...(payment.clientSecret ? { clientSecret: payment.clientSecret } : {}),
-      ...(payment.nextActionUrl && state.status === 'REQUIRES_ACTION' ? { nextActionUrl: payment.nextActionUrl } : {}),
+      ...(action && state.status === 'REQUIRES_ACTION' ? { clientSecret: action.clientSecret, ...(action.nextActionUrl ? { nextActionUrl: action.nextActionUrl } : {}) } : {}),
     },
     ...(state.failure ? { failure: { code: state.failure.code, message: state.failure.message } } : {}),
     compensations: state.compensations.map(({ name, status, outcome }) => ({ name, status, ...(outcome ? { outcome } : {}) })),

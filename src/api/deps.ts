@@ -1,7 +1,9 @@
 import type { Client } from '@temporalio/client';
+import type Stripe from 'stripe';
 import type { Registry } from 'prom-client';
 import { DEFAULT_CHECKOUT_TIMEOUTS, type CheckoutTimeouts } from '../application/checkouts/deps';
 import type { ChargeEventHandler } from '../application/payments/stripe-webhooks';
+import type { StatusFeed } from '../application/checkouts/status-feed';
 import type { Config } from '../config';
 import type { Database } from '../../db/client';
 import type { Logger } from '../logger';
@@ -10,15 +12,21 @@ import type { ReadinessChecker } from './readiness';
 export interface ApiTimeouts extends CheckoutTimeouts {
   /** Signalling a workflow from a webhook: past this, Stripe gets a 503 and retries later. */
   webhookSignalMs: number;
+  /** Asking Stripe for an open challenge's client secret: past this, the buyer gets a 503 and asks again. */
+  stripeReadMs: number;
 }
 
-export const DEFAULT_API_TIMEOUTS: ApiTimeouts = { ...DEFAULT_CHECKOUT_TIMEOUTS, webhookSignalMs: 5_000 };
+export const DEFAULT_API_TIMEOUTS: ApiTimeouts = { ...DEFAULT_CHECKOUT_TIMEOUTS, webhookSignalMs: 5_000, stripeReadMs: 5_000 };
 
 /** Everything the API talks to, injected so tests run the real app on port 0 against the local stack. */
 export interface ApiDeps {
   config: Config;
   db: Database;
   temporal: Client;
+  /** Read only: the client secret and challenge link of a buyer's open 3-D Secure challenge. */
+  stripe: Stripe;
+  /** The saga's change feed (listenForStatusChanges); without it, status is asked of the workflow. */
+  statusFeed?: StatusFeed;
   logger: Logger;
   metrics: Registry;
   readiness: ReadinessChecker;

@@ -11,6 +11,8 @@ import { connectDatabase } from '../../db/client';
 import { logger } from '../logger';
 import type { ChargeEventHandler } from '../application/payments/stripe-webhooks';
 import { createChargeEventHandler } from '../application/refunds/charge-events';
+import { listenForStatusChanges } from '../application/checkouts/status-feed';
+import { createStripeClient } from '../stripe/client';
 import { createApp } from './app';
 import { createMetricsApp } from './metrics';
 import { createReadinessChecker, kafkaProbe, postgresProbe, temporalProbe } from './readiness';
@@ -54,11 +56,14 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
   const metrics = new Registry();
   registerConsumerMetrics(metrics, consumersAdmin, { topic: cfg.KAFKA_TOPIC, dlqTopic: cfg.KAFKA_DLQ_TOPIC, groups: ALL_CONSUMER_GROUPS });
   const draining = new AbortController();
+  const statusFeed = listenForStatusChanges(database.sql, logger);
 
   const app = createApp({
     config: cfg,
     db: database.db,
     temporal,
+    stripe: createStripeClient(cfg),
+    statusFeed,
     logger,
     metrics,
     readiness: createReadinessChecker(
@@ -100,6 +105,7 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
       clearTimeout(forced);
       metricsServer?.closeAllConnections();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      await statusFeed.close().catch(() => undefined);
       await Promise.allSettled([database.close(), connection.close(), kafkaAdmin.disconnect(), consumersAdmin.disconnect()]);
     })());
 

@@ -5,6 +5,8 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { Registry } from 'prom-client';
 import Stripe from 'stripe';
 import { createApp, type ApiDeps } from '../../src/api/app';
+import { listenForStatusChanges } from '../../src/application/checkouts/status-feed';
+import { createStripeClient } from '../../src/stripe/client';
 import { createMetricsApp } from '../../src/api/metrics';
 import { createReadinessChecker, kafkaProbe, postgresProbe, temporalProbe } from '../../src/api/readiness';
 import { logger } from '../../src/logger';
@@ -95,10 +97,13 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const kafkaAdmin: Admin = new Kafka({ clientId: `api-test-${randomUUID()}`, brokers: h.config.KAFKA_BROKERS, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
   // The registry the app really uses: a test may hand it its own (e.g. with the consumer metrics).
   const metrics = options.deps?.metrics ?? new Registry();
+  const statusFeed = listenForStatusChanges(h.database.sql, logger.child({ component: 'api-under-test' }));
   const app = createApp({
     config: h.config,
     db: h.db,
     temporal: h.client,
+    stripe: createStripeClient(h.config),
+    statusFeed,
     logger: logger.child({ component: 'api-under-test' }),
     metrics,
     readiness: createReadinessChecker({ postgres: postgresProbe(h.database.sql), temporal: temporalProbe(h.client), kafka: kafkaProbe(kafkaAdmin) }),
@@ -185,6 +190,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       metricsServer.closeAllConnections();
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       await kafkaAdmin.disconnect().catch(() => undefined);
+      await statusFeed.close();
       await h.close();
     },
   };
@@ -268,6 +274,7 @@ export async function startVariantApp(api: TestApi, overrides: Partial<ApiDeps>)
     config: api.h.config,
     db: api.h.db,
     temporal: api.h.client,
+    stripe: createStripeClient(api.h.config),
     logger: logger.child({ component: 'api-variant' }),
     metrics: new Registry(),
     readiness: { check: async () => ({ ready: true, checks: {} }) },

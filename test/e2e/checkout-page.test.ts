@@ -49,6 +49,33 @@ describe('the checkout page in a real browser', () => {
     expect(await api.h.stock(sku)).toBe(4);
   });
 
+  it('follows the checkout by its event stream, without polling', async () => {
+    const requests: string[] = [];
+    page.on('request', (req) => requests.push(new URL(req.url()).pathname + new URL(req.url()).search));
+    const sku = await api.h.seedProduct({ stock: 2, priceMinor: 1900, name: 'Sketchbook' });
+    await fillCart(sku, 'pm_card_visa', 'mary@example.com', 'Mary Somerville');
+    await page.getByRole('button', { name: /^Pay/ }).click();
+
+    await page.waitForURL(`${api.url}/app`, { timeout: 60_000 });
+    const [stream] = requests.filter((r) => /^\/api\/checkouts\/[0-9a-f-]{36}\/events$/.test(r));
+    expect(stream).toBeDefined();
+    expect(requests.filter((r) => r.includes('waitForChangeMs'))).toEqual([]);
+  });
+
+  it('falls back to long-polling where the event stream cannot get through, and still finishes the order', async () => {
+    await page.route('**/api/checkouts/*/events', (route) => route.fulfill({ status: 502, body: 'Bad Gateway' }));
+    const polls: string[] = [];
+    page.on('request', (req) => {
+      if (req.url().includes('waitForChangeMs')) polls.push(req.url());
+    });
+    const sku = await api.h.seedProduct({ stock: 2, priceMinor: 1900, name: 'Fountain pen' });
+    await fillCart(sku, 'pm_card_visa', 'emmy@example.com', 'Emmy Noether');
+    await page.getByRole('button', { name: /^Pay/ }).click();
+
+    await page.waitForURL(`${api.url}/app`, { timeout: 60_000 });
+    expect(polls.length).toBeGreaterThan(0);
+  });
+
   it('shows a declined card in plain words, offers a retry and leaves the stock as it was', async () => {
     const sku = await api.h.seedProduct({ stock: 2, priceMinor: 1500, name: 'Desk lamp' });
     await fillCart(sku, 'pm_card_chargeDeclined', 'grace@example.com', 'Grace Hopper');

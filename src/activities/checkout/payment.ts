@@ -41,14 +41,17 @@ export interface CreatePaymentIntentInput {
 
 export interface CreatedPaymentIntent {
   paymentIntentId: string;
-  clientSecret: string | null;
   /** How Stripe will capture it: `manual` only when the method could be authorized separately. */
   captureMethod: 'automatic' | 'manual';
 }
 
+/**
+ * Where the payment stands after the confirm. Never the client secret or the 3-D Secure link (its
+ * URL carries the client secret): activity results live in workflow history, and the buyer's API
+ * asks Stripe for both while the challenge is open (application/checkouts/payment-action.ts).
+ */
 export interface ConfirmPaymentResult {
   status: PaymentStatus;
-  nextActionUrl?: string;
 }
 
 export interface UndoPaymentResult {
@@ -65,7 +68,6 @@ export interface UndoPaymentResult {
 /** What Stripe says about a payment now; failure fields from its last failed attempt, if any. */
 export interface PaymentReconciliation {
   status: PaymentStatus;
-  nextActionUrl?: string;
   failureCode?: string;
   failureMessage?: string;
 }
@@ -124,8 +126,7 @@ function confirmOutcome(intent: Stripe.PaymentIntent): ConfirmPaymentResult {
   if (intent.status === 'canceled') {
     throw ApplicationFailure.nonRetryable(`PaymentIntent ${intent.id} was cancelled before it was paid`, FailureCode.PAYMENT_FAILED);
   }
-  const nextActionUrl = intent.next_action?.redirect_to_url?.url ?? undefined;
-  return { status: toPaymentStatus(intent.status), ...(nextActionUrl ? { nextActionUrl } : {}) };
+  return { status: toPaymentStatus(intent.status) };
 }
 
 export function createPaymentActivities({ stripe, appUrl }: Pick<ActivityDeps, 'stripe' | 'appUrl'>) {
@@ -184,7 +185,6 @@ export function createPaymentActivities({ stripe, appUrl }: Pick<ActivityDeps, '
       const { attempt, scheduledTimestampMs } = Context.current().info;
       const created = (intent: Stripe.PaymentIntent): CreatedPaymentIntent => ({
         paymentIntentId: intent.id,
-        clientSecret: intent.client_secret,
         captureMethod: intent.capture_method === 'manual' ? 'manual' : 'automatic',
       });
       // The fallback after a refused authorization is another request: its own key.
@@ -318,12 +318,10 @@ export function createPaymentActivities({ stripe, appUrl }: Pick<ActivityDeps, '
       } catch (err) {
         return classifyStripeError(err);
       }
-      const nextActionUrl = intent.next_action?.redirect_to_url?.url ?? undefined;
       const error = intent.last_payment_error;
       const failureCode = error?.decline_code ?? error?.code;
       return {
         status: toPaymentStatus(intent.status),
-        ...(nextActionUrl ? { nextActionUrl } : {}),
         ...(failureCode ? { failureCode } : {}),
         ...(error?.message ? { failureMessage: error.message } : {}),
       };

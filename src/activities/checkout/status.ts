@@ -16,9 +16,7 @@ export function createStatusActivities({ db }: Pick<ActivityDeps, 'db'>) {
      */
     async recordCheckoutStatus(input: { state: CheckoutState }): Promise<void> {
       const { state } = input;
-      // The client secret stays out of the feed, as out of every table: the API asks Stripe when the buyer needs it.
-      const { clientSecret: _clientSecret, ...payment } = state.payment;
-      const doc = { ...state, payment };
+      const doc = state;
       await db.transaction(async (tx) => {
         await tx
           .insert(checkoutStatusChanges)

@@ -5,6 +5,7 @@ import type { Logger } from '../../logger';
 import type { Admission } from './admission';
 import type { BuyerPresence } from './buyer-presence';
 import type { SagaTimingVariable } from './saga-timings';
+import type { StatusFeed } from './status-feed';
 
 /** How long a use case waits on Temporal before it answers from PostgreSQL or as unavailable. */
 export interface CheckoutTimeouts {
@@ -39,4 +40,6 @@ export interface CheckoutDeps {
   admission?: Admission;
   /** Keeps a 3-D Secure checkout alive while its buyer reads its status; without it none is signalled. */
   buyerPresence?: BuyerPresence;
+  /** The saga's change feed as this process hears it; without it status is asked of the workflow. */
+  statusFeed?: StatusFeed;
 }

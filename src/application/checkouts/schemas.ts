@@ -113,6 +113,11 @@ export const statusQuerySchema = z.object({
   sinceVersion: wholeNumberParameter('a whole number').optional(),
 });
 
+/** `GET /api/checkouts/:id/events`: the version the client last received, from `Last-Event-ID` (or `?lastEventId=` where a client cannot set headers). */
+export const statusEventsQuerySchema = z.object({
+  lastEventId: wholeNumberParameter('a whole number (the id of the last event received)').optional(),
+});
+
 /**
  * A sign-in token as this service issues it (base64url), with room for other printable ASCII
  * schemes. Anything else cannot be one of ours: 400 naming the field, before it is hashed and

@@ -6,10 +6,11 @@ import { z } from 'zod';
 import { checkouts, payments, stripeEvents } from '../../../db/schema';
 import { InvalidWebhookError, InvalidWebhookEventError } from './errors';
 import { rethrowTemporalUnavailable } from '../temporal-errors';
+import { latestFeedEntry } from '../checkouts/status-feed';
 import { forbiddenCharacter, toFieldErrors } from '../validation';
 import type { Database } from '../../../db/client';
 import type { Logger } from '../../logger';
-import { checkoutWorkflowId, paymentEventSignal, type PaymentEventSignal } from '../../workflows/checkout/contract';
+import { checkoutWorkflowId, paymentEventSignal, TERMINAL_STATUSES, type PaymentEventSignal } from '../../workflows/checkout/contract';
 
 /** Stripe's own default: a signature older than five minutes is a replay, not a delivery. */
 export const WEBHOOK_TOLERANCE_SECONDS = 300;
@@ -19,15 +20,17 @@ export const WEBHOOK_TOLERANCE_SECONDS = 300;
  * - `signalled`: sent to the owning checkout's workflow;
  * - `unknown_intent`: no checkout of ours owns it (another integration on the account, or a test);
  * - `workflow_closed`: the checkout exists but its saga has finished, so there is nobody to tell;
+ * - `not_awaited`: its saga is not waiting on the payment (it learned the outcome from the confirm,
+ *   or has moved on): a signal would only cost it a workflow task;
  * - `handled` / `recorded`: a charge event given to the charge handler, or kept for ops when none is wired;
  * - `ignored`: a type this service does not act on.
  * Until routing succeeds the row says `received` (recorded; routing under way, or cut off by a
  * crash) or `failed` (routing failed): the next delivery of the event routes it again. Rows written
  * before this rule may say `processing`, which means the same as `received`.
  */
-export type WebhookOutcome = 'signalled' | 'unknown_intent' | 'workflow_closed' | 'handled' | 'recorded' | 'ignored';
+export type WebhookOutcome = 'signalled' | 'unknown_intent' | 'workflow_closed' | 'not_awaited' | 'handled' | 'recorded' | 'ignored';
 
-const ROUTED: readonly string[] = ['signalled', 'unknown_intent', 'workflow_closed', 'handled', 'recorded', 'ignored'] satisfies WebhookOutcome[];
+const ROUTED: readonly string[] = ['signalled', 'unknown_intent', 'workflow_closed', 'not_awaited', 'handled', 'recorded', 'ignored'] satisfies WebhookOutcome[];
 const NOT_YET_ROUTED = ['received', 'processing', 'failed'];
 
 export type ChargeEventHandler = (event: Stripe.Event) => Promise<void> | void;
@@ -233,6 +236,9 @@ async function markFailed(db: Database, eventId: string): Promise<void> {
 async function route(deps: StripeWebhookDeps, event: Stripe.Event, owner: Owner): Promise<WebhookOutcome> {
   if (event.type.startsWith('payment_intent.')) {
     if (!owner.checkoutId) return 'unknown_intent';
+    const saga = await sagaPaymentWait(deps.db, owner.checkoutId);
+    if (saga === 'finished') return 'workflow_closed';
+    if (saga === 'not_waiting') return 'not_awaited';
     return signalCheckout(deps, owner.checkoutId, toPaymentSignal(event));
   }
   if (CHARGE_EVENTS.has(event.type)) {
@@ -241,6 +247,23 @@ async function route(deps: StripeWebhookDeps, event: Stripe.Event, owner: Owner)
     return 'handled';
   }
   return 'ignored';
+}
+
+/**
+ * Whether the checkout's saga waits on its payment, as its change feed shows (or has finished, and
+ * nobody is there to tell): a 3-D Secure challenge
+ * or a payment the bank is still processing, which it reports before it waits. A card paid at once
+ * is known to the saga from the confirm's own answer, so Stripe's `payment_intent.succeeded` for it
+ * is news to no one (signalled, it landed in the middle of the saga's next task and cost it a retry).
+ * A checkout without feed rows (its workflow predates the feed) is signalled as before. The signal
+ * is only ever a hint: a saga that waits asks Stripe again on its own schedule all the same.
+ */
+async function sagaPaymentWait(db: Database, checkoutId: string): Promise<'waiting' | 'not_waiting' | 'finished'> {
+  const latest = await latestFeedEntry(db, checkoutId);
+  if (!latest) return 'waiting';
+  const { status, payment } = latest.state;
+  if (TERMINAL_STATUSES.includes(status)) return 'finished';
+  return status === 'REQUIRES_ACTION' || payment.status === 'requires_action' || payment.status === 'processing' ? 'waiting' : 'not_waiting';
 }
 
 /**

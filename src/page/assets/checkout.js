@@ -63,6 +63,8 @@
     email: null,
     lastView: null,
     handledAction: null,
+    /** The open status stream (Server-Sent Events), if the page follows by it. */
+    events: null,
     maxUnitsPerSku: MAX_LINE_QUANTITY,
   };
 
@@ -425,8 +427,45 @@
     renderSteps(null);
   }
 
+  /**
+   * Follows the checkout by its event stream: every change is pushed as it happens, and after a
+   * network blip the browser reconnects by itself with the last event's id, so nothing is missed.
+   * A stream that fails before its first event (an old proxy, a browser without EventSource) hands
+   * over to the long-poll, which reaches the same answers.
+   */
+  function follow(checkoutId) {
+    if (typeof window.EventSource !== 'function') {
+      poll(checkoutId);
+      return;
+    }
+    const source = new EventSource(`/api/checkouts/${encodeURIComponent(checkoutId)}/events`);
+    state.events = source;
+    let received = false;
+    source.onmessage = (message) => {
+      if (state.checkoutId !== checkoutId) return closeEvents(source);
+      received = true;
+      const view = JSON.parse(message.data);
+      render(view);
+      if (FINISHED.includes(view.status)) closeEvents(source);
+    };
+    source.onerror = () => {
+      if (state.checkoutId !== checkoutId) return closeEvents(source);
+      if (!received || source.readyState === EventSource.CLOSED) {
+        closeEvents(source);
+        poll(checkoutId);
+        return;
+      }
+      $('progress-summary').textContent = 'Reconnecting… your order keeps going on our side.';
+    };
+  }
+
+  function closeEvents(source) {
+    source.close();
+    if (state.events === source) state.events = null;
+  }
+
   /** Long-polls the status until the saga is finished; network blips back off and try again. */
-  async function follow(checkoutId) {
+  async function poll(checkoutId) {
     let failures = 0;
     while (state.checkoutId === checkoutId) {
       const since = state.lastView && state.lastView.version !== undefined ? `&sinceVersion=${state.lastView.version}` : '';
@@ -456,6 +495,7 @@
 
   function stopFollowing() {
     state.checkoutId = null;
+    if (state.events) closeEvents(state.events);
     showProgressView(false);
   }
 
@@ -622,6 +662,7 @@
 
   function tryAgain() {
     state.checkoutId = null;
+    if (state.events) closeEvents(state.events);
     newAttempt();
     showProgressView(false);
     loadProducts();

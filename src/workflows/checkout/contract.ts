@@ -120,9 +120,6 @@ export interface CheckoutState {
   payment: {
     status: PaymentStatus;
     paymentIntentId?: string;
-    clientSecret?: string;
-    /** Where the customer completes 3-D Secure (Stripe's next_action redirect URL). */
-    nextActionUrl?: string;
     /** `manual` when the card was authorized for a deferred capture; methods that cannot be are captured at once. */
     captureMethod?: 'automatic' | 'manual';
   };

@@ -11,7 +11,6 @@ export const MAX_RECONCILE_INTERVAL_MS = 60 * 60_000;
 /** Where a payment stands, as a confirm or Stripe (reconcilePayment) answered. */
 export interface ObservedPayment {
   status: PaymentStatus;
-  nextActionUrl?: string;
   failureCode?: string;
   failureMessage?: string;
 }
@@ -63,12 +62,14 @@ export async function followPayment(saga: CheckoutSaga, paymentIntentId: string,
   }
 }
 
-/** Only a real change bumps the version: asking Stripe and hearing the same answer is no news to a long-poll. */
+/**
+ * Only a real change bumps the version: asking Stripe and hearing the same answer is no news to a
+ * long-poll. The challenge's link stays out of the state (and history): the API asks Stripe for it.
+ */
 function showPayment(saga: CheckoutSaga, payment: ObservedPayment): void {
   const { state } = saga;
-  const news = state.payment.status !== payment.status || (payment.nextActionUrl !== undefined && payment.nextActionUrl !== state.payment.nextActionUrl);
+  const news = state.payment.status !== payment.status;
   state.payment.status = payment.status;
-  if (payment.nextActionUrl) state.payment.nextActionUrl = payment.nextActionUrl;
   const status: CheckoutStatus = payment.status === 'requires_action' ? 'REQUIRES_ACTION' : 'PROCESSING';
   if (state.status !== status) saga.setStatus(status);
   else if (news) saga.changed();
@@ -88,7 +89,6 @@ function paymentFailure(payment: ObservedPayment, neededAction: boolean): Applic
 export async function awaitPaymentOutcome(saga: CheckoutSaga, paymentIntentId: string, first: ObservedPayment): Promise<void> {
   const { state, input } = saga;
   state.payment.status = first.status;
-  if (first.nextActionUrl) state.payment.nextActionUrl = first.nextActionUrl;
   if (first.status === 'succeeded') return saga.changed();
   const wasAction = first.status === 'requires_action';
   saga.setStatus(wasAction ? 'REQUIRES_ACTION' : 'PROCESSING');

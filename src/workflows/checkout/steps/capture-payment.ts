@@ -26,7 +26,6 @@ export const capturePayment: SagaStep<{ cart: ReservedCart }, { paymentIntentId:
     state.payment = {
       status: 'requires_confirmation',
       paymentIntentId: intent.paymentIntentId,
-      ...(intent.clientSecret ? { clientSecret: intent.clientSecret } : {}),
       // Shape 3 histories recorded no capture method: their intents are all automatic.
       ...(intent.captureMethod ? { captureMethod: intent.captureMethod } : {}),
     };
