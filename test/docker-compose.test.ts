@@ -67,10 +67,10 @@ describe('docker-compose.yml', () => {
     expect(service('kafka-topics-init').image).toBe(`apache/kafka:${KAFKA_VERSION}`);
   });
 
-  it('builds the API, worker and migration job from the Dockerfile, on Node 20', () => {
+  it('builds the API, worker and migration job from the Dockerfile, on Node 24', () => {
     for (const name of ['api', 'worker', 'consumers', 'migrate']) expect(service(name).build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
     const froms = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').match(/^FROM\s+\S+/gm);
-    expect(froms?.every((f) => /^FROM\s+node:20\b/.test(f))).toBe(true);
+    expect(froms?.every((f) => /^FROM\s+node:24\b/.test(f))).toBe(true);
   });
 
   it('runs entry points that exist', () => {
