@@ -34,6 +34,7 @@ const COMMANDS = {
   cli: { what: 'the operations CLI', run: (args) => tsx('src/cli/main.ts', args) },
   bench: { what: 'the throughput benchmark', run: (args) => tsx('tools/bench/run.ts', args) },
   faults: { what: 'the fault soak (invariants under killed and frozen components)', run: (args) => tsx('tools/bench/faults/run.ts', args) },
+  'bench:kafka': { what: 'kafkajs against @platformatic/kafka on the publish and consume paths', run: (args) => tsx('tools/bench/kafka-clients.ts', args) },
   lint: { what: 'eslint', run: (args) => bin('eslint', args) },
   typecheck: { what: 'tsc --noEmit', run: (args) => bin('tsc', ['--noEmit', '-p', 'tsconfig.json', ...args]) },
   'db:generate': { what: 'drizzle-kit generate (a migration from db/schema)', run: (args) => bin('drizzle-kit', ['generate', ...args]) },
