@@ -282,10 +282,10 @@ describe('docker-compose.yml', () => {
       for (const name of ['temporal-schema', 'temporal-namespace']) expect(service(name).image).toBe(`temporalio/admin-tools:${version}`);
     });
 
-    it('builds the API, worker, consumers and migration job from the Dockerfile, on Node 20', () => {
+    it('builds the API, worker, consumers and migration job from the Dockerfile, on Node 24', () => {
       for (const name of [...APP_SERVICES, 'migrate']) expect(service(name).build).toEqual({ context: ROOT, dockerfile: 'Dockerfile' });
       const froms = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').match(/^FROM\s+\S+/gm);
-      expect(froms?.every((f) => /^FROM\s+node:20\b/.test(f))).toBe(true);
+      expect(froms?.every((f) => /^FROM\s+node:24\b/.test(f))).toBe(true);
     });
 
     it('runs entry points and mounts files that exist', () => {

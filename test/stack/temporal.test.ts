@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../tools/stack/temporal';
 import * as activities from '../fixtures/activities';
-import { roundTripWorkflow } from '../fixtures/workflows';
+import { answerOnceWorkflow, roundTripWorkflow, shoutUpdate } from '../fixtures/workflows';
 import { requireStackVar, stackEnv } from '../support/stack-env';
 
 const workflowsPath = require.resolve('../fixtures/workflows');
@@ -57,17 +56,45 @@ describe('Temporal in the local stack', () => {
     expect(await res.text()).toContain('<html');
   });
 
-  it('runs TestWorkflowEnvironment.createLocal on the cached CLI binary (existing-path), no download', async () => {
-    const testEnv = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: requireStackVar('TEMPORAL_CLI_PATH') }, ip: '127.0.0.1' },
-    });
+  it("shows the namespace's custom search attributes in the Web UI, read from the server", async () => {
+    const res = await fetch(`${requireStackVar('TEMPORAL_UI_URL')}/api/v1/namespaces/${stackEnv().TEMPORAL_NAMESPACE}/search-attributes`);
+    expect(res.status).toBe(200);
+    const { customAttributes } = (await res.json()) as { customAttributes?: Record<string, string> };
+    expect(customAttributes).toEqual({ CheckoutStatus: 'INDEXED_VALUE_TYPE_KEYWORD', CheckoutStep: 'INDEXED_VALUE_TYPE_KEYWORD', CustomerEmail: 'INDEXED_VALUE_TYPE_KEYWORD', OrderTotal: 'INDEXED_VALUE_TYPE_INT' });
+  });
+
+  it('runs a Temporal server past CVE-2025-14986 (servers 1.24.0 to 1.29.1 with Update-with-Start enabled)', async () => {
+    const connection = await Connection.connect({ address: stackEnv().TEMPORAL_ADDRESS });
     try {
-      const taskQueue = `stack-test-${randomUUID()}`;
-      const worker = await Worker.create({ connection: testEnv.nativeConnection, taskQueue, workflowsPath, activities });
-      const result = await worker.runUntil(testEnv.client.workflow.execute(roundTripWorkflow, { taskQueue, workflowId: `stack-test-${randomUUID()}`, args: ['local'] }));
-      expect(result).toBe('LOCAL!');
+      const { serverVersion } = await connection.workflowService.getSystemInfo({});
+      const [major = 0, minor = 0, patch = 0] = (serverVersion ?? '').split('.').map(Number);
+      expect({ serverVersion, fixed: major * 1e6 + minor * 1e3 + patch >= 1_029_002 }).toEqual({ serverVersion, fixed: true });
     } finally {
-      await testEnv.teardown();
+      await connection.close();
+    }
+  });
+
+  it('accepts Update-with-Start: one call starts the workflow and returns its answer to the update', async () => {
+    const env = stackEnv();
+    const taskQueue = `stack-test-${randomUUID()}`;
+    const workerConnection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+    const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+    try {
+      const worker = await Worker.create({ connection: workerConnection, namespace: env.TEMPORAL_NAMESPACE, taskQueue, workflowsPath, activities });
+      const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+      const start = new WithStartWorkflowOperation(answerOnceWorkflow, { taskQueue, workflowId: `stack-test-${randomUUID()}`, workflowIdConflictPolicy: 'FAIL' });
+
+      const answer = await worker.runUntil(async () => {
+        const early = await client.workflow.executeUpdateWithStart(shoutUpdate, { args: ['early'], startWorkflowOperation: start });
+        await (await start.workflowHandle()).result();
+        return early;
+      });
+
+      expect(answer).toBe('EARLY!');
+      expect(await (await start.workflowHandle()).result()).toBe('EARLY!');
+    } finally {
+      await connection.close();
+      await workerConnection.close();
     }
   });
 });

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '../histories');
 
@@ -17,19 +16,14 @@ export const CURRENT_SHAPE = 'v3';
  * With RECORD_HISTORIES=1, saves a finished run's history under test/histories/ so the replay test
  * keeps every released workflow shape replayable. Re-record only for a new shape, never to make a
  * replay failure go away: that failure is a running checkout the deploy would break.
- * The temporal CLI writes the same JSON format ops would export from a production cluster.
+ * historyToJSON writes the protobuf JSON that `temporal workflow show --output json` writes and ops
+ * would export from a production cluster; historyFromJSON reads either.
  */
 export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const cli = process.env.TEMPORAL_CLI_PATH;
-  if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: record histories through `npm test`');
-  const { stdout } = await promisify(execFile)(
-    cli,
-    ['workflow', 'show', '--workflow-id', handle.workflowId, '--address', process.env.TEMPORAL_ADDRESS!, '--output', 'json'],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
+  const history = await handle.fetchHistory();
   await mkdir(HISTORIES_DIR, { recursive: true });
-  await writeFile(path.join(HISTORIES_DIR, `${CURRENT_SHAPE}-${name}.json`), stdout);
+  await writeFile(path.join(HISTORIES_DIR, `${CURRENT_SHAPE}-${name}.json`), `${historyToJSON(history)}\n`);
 }
 
 /**

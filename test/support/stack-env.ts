@@ -15,7 +15,7 @@ export function stackEnv(): StackEnv {
   return process.env as unknown as StackEnv;
 }
 
-/** One optional variable of the stack that a test cannot do without (e.g. STRIPE_API_URL, TEMPORAL_CLI_PATH). */
+/** One optional variable of the stack that a test cannot do without (e.g. STRIPE_API_URL, TEMPORAL_UI_URL). */
 export function requireStackVar(name: keyof StackEnv | 'WORKFLOW_BUNDLE_PATH'): string {
   stackEnv();
   const value = process.env[name];

@@ -13,6 +13,8 @@ export interface GoTool {
   packagePath: string;
   /** Shown before a long build, so the wait is expected. */
   expectedDuration: string;
+  /** The `go` line of the module's go.mod: an older Go refuses to build it (GOTOOLCHAIN=local). */
+  minGoVersion?: string;
 }
 
 /**
@@ -26,17 +28,21 @@ export async function ensureGoTool(tool: GoTool): Promise<string> {
     dir,
     (d) => existsSync(binaryIn(d)),
     async (scratch) => {
-      const go = requireTool('go', `to build ${tool.binary} ${tool.version} into ${dir}`, 'install Go 1.23 or newer (`apt-get install -y golang-go` or https://go.dev/dl) and make sure `go` is on PATH');
+      const go = requireTool(
+        'go',
+        `to build ${tool.name} ${tool.version} into ${dir}`,
+        `install Go ${tool.minGoVersion ?? '1.23'} or newer (\`apt-get install -y golang-go\` or https://go.dev/dl) and make sure \`go\` is on PATH`,
+      );
       const logFile = cacheLogFile(`${tool.name}-install`);
       const started = Date.now();
-      progress.line(`  building ${tool.binary} ${tool.version} with go install (${tool.expectedDuration}, once per machine; log: ${logFile})`);
+      progress.line(`  building ${tool.name} ${tool.version} with go install (${tool.expectedDuration}, once per machine; log: ${logFile})`);
       await runCommand(go, ['install', `${tool.packagePath}@v${tool.version}`], {
-        label: `building ${tool.binary} ${tool.version}`,
+        label: `building ${tool.name} ${tool.version}`,
         logFile,
         env: { ...process.env, GOBIN: scratch },
         progressEveryMs: 15_000,
       });
-      progress.line(`  built ${tool.binary} ${tool.version} in ${formatDuration(Date.now() - started)}`);
+      progress.line(`  built ${tool.name} ${tool.version} in ${formatDuration(Date.now() - started)}`);
     },
   );
   return binaryIn(dir);

@@ -9,7 +9,7 @@ import { startMailCatcher, type MailCatcherHandle } from './mailcatcher';
 import { startPostgres, type PostgresHandle } from './postgres';
 import { startStripeEmulator, stripeEmulatorAvailable, STRIPE_EMULATOR_ENTRY, type StripeEmulatorHandle } from './stripe-emulator';
 import { startStripeMock, STRIPE_MOCK_VERSION, type StripeMockHandle } from './stripe-mock';
-import { ensureTemporalCli, startTemporal, TEMPORAL_CLI_VERSION, type TemporalHandle } from './temporal';
+import { startTemporal, TEMPORAL_SERVER_VERSION, type TemporalHandle } from './temporal';
 import { formatDuration, progress } from './progress';
 import { pickFreePort, processStartTime, StackError, stopAll } from './processes';
 
@@ -22,7 +22,7 @@ import { pickFreePort, processStartTime, StackError, stopAll } from './processes
 
 export { startKafka, ensureKafkaJars, groupCoordinatorReady, KAFKA_VERSION, type KafkaHandle, type KafkaOptions } from './kafka';
 export { startPostgres, createDatabaseIfMissing, type PostgresHandle, type PostgresOptions } from './postgres';
-export { startTemporal, ensureTemporalCli, SEARCH_ATTRIBUTES, TEMPORAL_CLI_VERSION, type TemporalHandle, type TemporalOptions } from './temporal';
+export { startTemporal, ensureTemporalServer, ensureTemporalUi, SEARCH_ATTRIBUTES, TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION, type TemporalHandle, type TemporalOptions } from './temporal';
 export { startStripeMock, ensureStripeMock, STRIPE_MOCK_VERSION, type StripeMockHandle } from './stripe-mock';
 export { startStripeEmulator, type StripeEmulatorHandle } from './stripe-emulator';
 export { startMailCatcher, type MailCatcherHandle } from './mailcatcher';
@@ -93,8 +93,6 @@ export interface StackEnv {
   STRIPE_MOCK_URL?: string;
   SMTP_URL: string;
   MAIL_INBOX_URL?: string;
-  /** The temporal CLI binary, for TestWorkflowEnvironment.createLocal's `existing-path`. */
-  TEMPORAL_CLI_PATH?: string;
   STACK_STATE_DIR: string;
 }
 
@@ -172,7 +170,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   ];
   if (runs('temporal', external.temporal)) {
     tasks.push(
-      timed(`Temporal (CLI ${TEMPORAL_CLI_VERSION})`, `127.0.0.1:${ports.temporal}`, async () => {
+      timed(`Temporal ${TEMPORAL_SERVER_VERSION}`, `127.0.0.1:${ports.temporal}`, async () => {
         components.temporal = await startTemporal({
           stateDir,
           port: ports.temporal,
@@ -238,10 +236,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }),
     );
   }
-  // Tests start their own dev servers through TestWorkflowEnvironment; they need the binary even
-  // when the stack's Temporal is external.
-  const cliPath = wanted.has('temporal') && (options.mode === 'test' || !external.temporal) ? ensureTemporalCli() : Promise.resolve(undefined);
-  tasks.push(cliPath);
 
   const stopStarted = async () => {
     await stopAll(Object.values(components));
@@ -272,7 +266,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     STRIPE_API_URL: components.stripeEmulator?.url ?? env.STRIPE_API_URL,
     STRIPE_MOCK_URL: components.stripeMock?.url ?? env.STRIPE_MOCK_URL,
     MAIL_INBOX_URL: components.mail?.inboxUrl ?? env.MAIL_INBOX_URL,
-    TEMPORAL_CLI_PATH: (await cliPath) ?? env.TEMPORAL_CLI_PATH,
   };
   for (const [k, v] of Object.entries(optional)) if (v) (stackEnv as unknown as Record<string, string>)[k] = v;
 
