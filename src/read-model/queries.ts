@@ -15,6 +15,8 @@ export interface OrderHistoryView {
   refundedAmount: number;
   lines: OrderHistoryLine[];
   refunds: Array<{ refundId: string; amount: number; currency: string; reason: string | null; at: string }>;
+  /** The buyer's bank disputes of the payment: what is disputed, why, and how it ended (the shop's evidence deadline is for operators). */
+  disputes: Array<{ amount: number; currency: string; reason: string | null; outcome: 'won' | 'lost' | null; openedAt: string | null; closedAt: string | null }>;
   statusHistory: Array<{ status: string; at: string }>;
   failure: OrderHistoryFailure | null;
 }
@@ -38,6 +40,7 @@ export async function ordersOfCustomer(db: Database, email: string, limit = 50):
     refundedAmount: r.refundedMinor,
     lines: r.lines,
     refunds: r.refunds.map(({ refundId, amount, currency, reason, at }) => ({ refundId, amount, currency, reason, at })),
+    disputes: r.disputes.map(({ amount, currency, reason, outcome, openedAt, closedAt }) => ({ amount, currency, reason, outcome, openedAt, closedAt })),
     statusHistory: r.statusHistory.map(({ status, at }) => ({ status, at })),
     failure: r.failure,
   }));

@@ -116,6 +116,7 @@ describe('the API over the downstream consumers: /api/me/orders, /metrics, /read
         currency: 'EUR',
         lines: [expect.objectContaining({ name: 'Notebook', quantity: 2, unitPrice: 2450, lineTotal: 4900 })],
         statusHistory: [expect.objectContaining({ status: 'PENDING' }), expect.objectContaining({ status: 'PAID' }), expect.objectContaining({ status: 'CONFIRMED' })],
+        disputes: [],
       });
     });
 

@@ -138,6 +138,43 @@ describe('order-history projector (group order-history-projector) against the re
     expect(row.statusHistory.map((s) => s.status)).toEqual(['CONFIRMED', 'REFUNDED']);
   });
 
+  it('shows a disputed order DISPUTED with the amount, reason and evidence deadline; lost, the money counts as returned', async () => {
+    const story = completedOrderStory({ dispute: { amount: 3399, outcome: 'lost' } });
+    const closed = story.events.pop()!;
+    const start = Date.now();
+    await publishAll(bed.publisher, story.events, start);
+    const disputed = await eventually(async () => {
+      const r = await orderRow(bed.database.db, story.orderId);
+      expect(r?.status).toBe('DISPUTED');
+      return r!;
+    });
+    expect(disputed.disputes).toEqual([
+      { disputeId: `dp_${story.orderId.slice(0, 8)}`, amount: 3399, currency: 'EUR', reason: 'fraudulent', evidenceDueBy: '2026-12-21T23:59:59Z', outcome: null, openedAt: expect.any(String), closedAt: null },
+    ]);
+
+    await publishAll(bed.publisher, [closed], start);
+    const decided = await eventually(async () => {
+      const r = await orderRow(bed.database.db, story.orderId);
+      expect(r?.status).toBe('REFUNDED');
+      return r!;
+    });
+    expect(decided.disputes).toEqual([expect.objectContaining({ amount: 3399, reason: 'fraudulent', outcome: 'lost', evidenceDueBy: null, closedAt: expect.any(String) })]);
+    expect(decided.statusHistory.map((s) => s.status)).toEqual(['PENDING', 'PAID', 'CONFIRMED', 'DISPUTED', 'REFUNDED']);
+  });
+
+  it('a dispute decided before its opening arrives ends the same, and a won dispute leaves the order CONFIRMED', async () => {
+    const story = completedOrderStory({ dispute: { amount: 1000, outcome: 'won' } });
+    const start = Date.now();
+    const opened = story.events[story.events.length - 2]!;
+    const closed = story.events[story.events.length - 1]!;
+    await publishAll(bed.publisher, [...story.events.slice(0, -2), closed, opened], start);
+    await eventually(async () => expect(await processedEvents(bed.database.db, [story.orderId])).toHaveLength(story.events.length));
+    const row = await orderRow(bed.database.db, story.orderId);
+    expect(withoutProjectedAt(row)).toEqual(expectedRow(story.events, start));
+    expect(row).toMatchObject({ status: 'CONFIRMED', refundedMinor: 0 });
+    expect(row!.disputes).toEqual([expect.objectContaining({ amount: 1000, reason: 'fraudulent', outcome: 'won', evidenceDueBy: null })]);
+  });
+
   it('applies an event for an order it has never seen, creating the row from what the event carries', async () => {
     const story = completedOrderStory({ refunds: [700] });
     const refund = story.events[5]!;

@@ -161,7 +161,7 @@ export interface OrderStory {
  * The events the saga publishes for a completed checkout of two lines (with ids as the saga makes
  * them), optionally followed by refunds as the refund workflow publishes them.
  */
-export function completedOrderStory(options: { currency?: string; refunds?: number[]; name?: string } = {}): OrderStory {
+export function completedOrderStory(options: { currency?: string; refunds?: number[]; name?: string; dispute?: { amount: number; outcome: 'won' | 'lost' } } = {}): OrderStory {
   const orderId = randomUUID();
   const checkoutId = randomUUID();
   const userId = randomUUID();
@@ -192,6 +192,15 @@ export function completedOrderStory(options: { currency?: string; refunds?: numb
         { paymentIntentId: `pi_${checkoutId.slice(0, 8)}`, refundId: `re_${i}_${orderId.slice(0, 8)}`, amount: refund, currency, totalRefunded: total, orderAmount: amount, reason: `refund ${i + 1}` },
         `refund-${orderId}-${i}:payment.refunded`,
       ),
+    );
+  }
+  if (options.dispute) {
+    const { amount: disputed, outcome } = options.dispute;
+    const paymentIntentId = `pi_${checkoutId.slice(0, 8)}`;
+    const disputeId = `dp_${orderId.slice(0, 8)}`;
+    events.push(
+      event('payment.disputed', { paymentIntentId, disputeId, amount: disputed, currency, reason: 'fraudulent', evidenceDueBy: '2026-12-21T23:59:59Z' }, `dispute-${disputeId}:payment.disputed`),
+      event('payment.dispute_closed', { paymentIntentId, disputeId, amount: disputed, currency, outcome, totalReturned: total + (outcome === 'lost' ? disputed : 0), orderAmount: amount }, `dispute-${disputeId}:payment.dispute_closed`),
     );
   }
   return { orderId, checkoutId, email, events };
