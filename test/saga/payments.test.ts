@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import * as schema from '../../db/schema';
 import type { CheckoutState } from '../../src/workflows/checkout/contract';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
-import { recordHistory } from '../support/histories';
+import { recordHistory, searchableHistory } from '../support/histories';
 
 describe('payments that do not simply succeed', () => {
   let h: SagaHarness;
@@ -49,6 +49,10 @@ describe('payments that do not simply succeed', () => {
     await h.deliverPaymentWebhook(input.checkoutId, waiting.payment.paymentIntentId!);
 
     expect((await h.result(input.checkoutId)).status).toBe('COMPLETED');
+    // Nor does the workflow's history carry them, in any payload: whoever reads Temporal cannot pay.
+    const history = searchableHistory(await handle.fetchHistory());
+    expect(history).toContain(waiting.payment.paymentIntentId!);
+    expect(history).not.toMatch(/_secret_|\/_emulator\/3ds\//);
     await recordHistory(handle, 'three-d-secure-completed');
     expect((await h.emulator.moneyFor(input.checkoutId)).charges).toBe(1);
   });
