@@ -35,8 +35,8 @@ export default async function globalSetup(): Promise<void> {
   // A worker or API process started by a test must not bind the fixed dev metrics ports: two runs would clash.
   process.env.WORKER_METRICS_PORT ??= '0';
   process.env.API_METRICS_PORT ??= '0';
-  // No process of a test run exports traces, whatever the developer's shell says; the tracing test
-  // traces into memory by itself (test/tracing).
+  // No process of a test run exports traces to an OTLP endpoint left in the developer's shell (unless
+  // the shell sets OTEL_SDK_DISABLED itself); the tracing test traces into memory by itself (test/tracing).
   process.env.OTEL_SDK_DISABLED ??= 'true';
   // Every suite's requests come from 127.0.0.1: per-client limits would throttle one suite for the
   // checkouts of another. The abuse-limit tests turn them on for apps of their own.
