@@ -16,7 +16,7 @@ import { createChargeEventHandler } from '../application/refunds/charge-events';
 import { createApp } from './app';
 import { createMetricsApp } from './metrics';
 import { createReadinessChecker, kafkaProbe, postgresProbe, temporalProbe } from './readiness';
-import { currentTracing } from '../tracing/tracing';
+import { currentTracing } from '../tracing/current';
 import { workflowClientInterceptors } from '../tracing/temporal';
 
 /** In-flight requests get this long to finish on SIGTERM before their connections are cut. */

@@ -1,6 +1,7 @@
 import { ConfigError } from '../config';
 import { logger } from '../logger';
-import { startTracingFromEnv } from './tracing';
+import { tracingSettings } from './settings';
+import type * as TracingModule from './tracing';
 
 /**
  * What each entry point's first import runs. A bad OTEL_* value stops the process with the same
@@ -9,6 +10,10 @@ import { startTracingFromEnv } from './tracing';
  */
 export function startTracingOrExit(serviceName: string): void {
   try {
+    // Asked first, so that a process not configured to trace never loads the SDK (src/tracing/current.ts).
+    if (!tracingSettings()) return;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startTracingFromEnv } = require('./tracing') as typeof TracingModule;
     const tracing = startTracingFromEnv(serviceName);
     if (tracing) logger.info({ serviceName: tracing.resource.attributes['service.name'] }, 'tracing on: spans exported over OTLP');
   } catch (err) {

@@ -1,15 +1,10 @@
+import type * as Resources from '@opentelemetry/resources';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
-import {
-  makeWorkflowExporter,
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-  OpenTelemetryWorkflowClientInterceptor,
-  type OpenTelemetrySinks,
-} from '@temporalio/interceptors-opentelemetry';
-import { Resource } from '@opentelemetry/resources';
+import type * as TemporalOpenTelemetry from '@temporalio/interceptors-opentelemetry';
+import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import type { WorkflowInfo } from '@temporalio/workflow';
-import { currentTracing } from './tracing';
+import { currentTracing } from './current';
 
 /**
  * How a trace crosses Temporal: the SDK's OpenTelemetry interceptors carry the W3C context in a
@@ -21,12 +16,13 @@ import { currentTracing } from './tracing';
 
 /** For the Temporal client of the API: starting a workflow inside a request puts the request's trace into its start headers. */
 export function workflowClientInterceptors(): WorkflowClientInterceptor[] {
-  return currentTracing() ? [new OpenTelemetryWorkflowClientInterceptor()] : [];
+  return currentTracing() ? [new (temporalOpenTelemetry().OpenTelemetryWorkflowClientInterceptor)()] : [];
 }
 
 /** For the worker: each activity attempt a span, child of the workflow's span that scheduled it. */
 export function activityTracingInterceptors(): ActivityInterceptorsFactory[] {
   if (!currentTracing()) return [];
+  const { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } = temporalOpenTelemetry();
   return [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })];
 }
 
@@ -38,7 +34,9 @@ export function activityTracingInterceptors(): ActivityInterceptorsFactory[] {
 export function workflowSpanSinks(): InjectedSinks<OpenTelemetrySinks> {
   const tracing = currentTracing();
   if (!tracing) return { exporter: { export: { fn: () => undefined } } };
-  const sink = makeWorkflowExporter(tracing.spanProcessor, new Resource(tracing.resource.attributes));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Resource } = require('@opentelemetry/resources') as typeof Resources;
+  const sink = temporalOpenTelemetry().makeWorkflowExporter(tracing.spanProcessor, new Resource(tracing.resource.attributes));
   // The SDK copies every field of the workflow info it is given onto each span: search attributes
   // (the customer's email), memo, the last result. The span needs only to say which run it is.
   return { exporter: { export: { ...sink.export, fn: (info, spans) => sink.export.fn(workflowRun(info), spans) } } };
@@ -46,4 +44,10 @@ export function workflowSpanSinks(): InjectedSinks<OpenTelemetrySinks> {
 
 function workflowRun({ workflowId, runId, workflowType, taskQueue, namespace, attempt }: WorkflowInfo): WorkflowInfo {
   return { workflowId, runId, workflowType, taskQueue, namespace, attempt } as WorkflowInfo;
+}
+
+/** The SDK's interceptors, loaded once the process traces: one that does not never loads them (src/tracing/current.ts). */
+function temporalOpenTelemetry(): typeof TemporalOpenTelemetry {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@temporalio/interceptors-opentelemetry') as typeof TemporalOpenTelemetry;
 }

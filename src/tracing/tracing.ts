@@ -5,6 +5,7 @@ import type { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { detectResourcesSync, envDetectorSync, Resource, type IResource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { currentTracing, setCurrentTracing } from './current';
 import { httpInstrumentation } from './http';
 import { withoutPersonalData } from './redaction';
 import { tracingSettings } from './settings';
@@ -40,13 +41,6 @@ export interface TracingOptions {
   exporter: SpanExporter;
 }
 
-let current: Tracing | undefined;
-
-/** The tracing this process started, if any: the worker and the API ask it whether to add Temporal's interceptors. */
-export function currentTracing(): Tracing | undefined {
-  return current;
-}
-
 /** Starts tracing when the environment configures an OTLP endpoint (src/tracing/settings.ts); otherwise does nothing. */
 export function startTracingFromEnv(serviceName: string, env: NodeJS.ProcessEnv = process.env): Tracing | undefined {
   if (!tracingSettings(env)) return undefined;
@@ -55,7 +49,7 @@ export function startTracingFromEnv(serviceName: string, env: NodeJS.ProcessEnv 
 }
 
 export function startTracing({ serviceName, exporter }: TracingOptions): Tracing {
-  if (current) throw new Error('tracing is already started in this process');
+  if (currentTracing()) throw new Error('tracing is already started in this process');
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override the name given here.
   const resource = new Resource({ 'service.name': serviceName }).merge(detectResourcesSync({ detectors: [envDetectorSync] }));
   const spanProcessor = withoutPersonalData(new BatchSpanProcessor(exporter));
@@ -72,8 +66,8 @@ export function startTracing({ serviceName, exporter }: TracingOptions): Tracing
     httpInstrumentation: http,
     forceFlush: () => provider.forceFlush(),
     async shutdown() {
-      if (current !== tracing) return;
-      current = undefined;
+      if (currentTracing() !== tracing) return;
+      setCurrentTracing(undefined);
       unregister();
       await provider.shutdown();
       trace.disable();
@@ -81,6 +75,6 @@ export function startTracing({ serviceName, exporter }: TracingOptions): Tracing
       propagation.disable();
     },
   };
-  current = tracing;
+  setCurrentTracing(tracing);
   return tracing;
 }

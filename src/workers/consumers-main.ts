@@ -10,7 +10,7 @@ import { logger } from '../logger';
 import { createNotificationConsumer, notificationSettings } from '../notifications/consumer';
 import { createMailer } from '../notifications/mailer';
 import { createOrderHistoryConsumer } from '../read-model/consumer';
-import { currentTracing } from '../tracing/tracing';
+import { currentTracing } from '../tracing/current';
 
 /**
  * The downstream consumers process: the order-history projector and the notification sender, each

@@ -7,7 +7,7 @@ import { logger } from '../logger';
 import { createCheckoutWorker, workerOptionsFromConfig, workerTuning } from './checkout-worker';
 import { createWorkerResources } from './resources';
 import { installWorkerRuntime } from './runtime';
-import { currentTracing } from '../tracing/tracing';
+import { currentTracing } from '../tracing/current';
 
 /** The worker process: runs CheckoutWorkflow and its activities until SIGINT/SIGTERM, then drains. */
 async function main(): Promise<void> {
