@@ -3,8 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import type { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { Worker } from '@temporalio/worker';
 import { startApiServer, type ApiServer } from '../../src/api/main';
+import { workflowSpanSinks } from '../../src/tracing/temporal';
 import { startTracing, type Tracing } from '../../src/tracing/tracing';
+import { workflowSource } from '../../src/workers/checkout-worker';
 import { checkoutWorkflowId } from '../../src/workflows/checkout/contract';
 import { eventually, notificationRows, orderRow, startConsumerTestBed, type ConsumerTestBed } from '../consumers/support';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
@@ -106,6 +109,9 @@ describe('tracing a checkout', () => {
     // A trace backend is read by more people than the database: the customer's email is in none of it.
     const inTrace = spans.filter((s) => s.spanContext().traceId === traceId);
     expect(inTrace.filter((s) => JSON.stringify([s.name, s.attributes, s.events, s.status]).includes(email)).map((s) => s.name)).toEqual([]);
+
+    // Tracing adds headers and spans, never commands: the traced run replays as it ran (throws on non-determinism).
+    await Worker.runReplayHistory({ ...workflowSource(process.env.WORKFLOW_BUNDLE_PATH), sinks: workflowSpanSinks() }, history, checkoutWorkflowId(checkoutId));
   });
 
   function consumersOf(eventId: string): string[] {
