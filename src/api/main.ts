@@ -1,3 +1,5 @@
+// First: tracing (when OTEL_* configures it) must be on before express and `http` are loaded.
+import '../tracing/register-api';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
@@ -16,6 +18,8 @@ import { createStripeClient } from '../stripe/client';
 import { createApp } from './app';
 import { createMetricsApp } from './metrics';
 import { createReadinessChecker, kafkaProbe, postgresProbe, temporalProbe } from './readiness';
+import { currentTracing } from '../tracing/current';
+import { workflowClientInterceptors } from '../tracing/temporal';
 
 /** In-flight requests get this long to finish on SIGTERM before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -36,7 +40,8 @@ export interface ApiServer {
 export async function startApiServer(cfg: Config, options: { port?: number; host?: string; onChargeEvent?: ChargeEventHandler } = {}): Promise<ApiServer> {
   const database = connectDatabase(cfg.DATABASE_URL, cfg.DATABASE_POOL_SIZE);
   const connection = Connection.lazy({ address: cfg.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+  // A workflow started (or signalled) inside a request joins the request's trace, when tracing is on.
+  const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE, interceptors: { workflow: workflowClientInterceptors() } });
   const kafkaAdmin = new Kafka({
     ...kafkaClientOptions(cfg, 'api'),
     logLevel: logLevel.NOTHING,
@@ -120,6 +125,8 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'API draining');
     api
       .close()
+      // The spans of the last requests are exported before the process goes.
+      .then(() => currentTracing()?.shutdown())
       .then(() => {
         logger.info('API stopped');
         process.exit(0);

@@ -1,8 +1,13 @@
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { OutcomeEvent } from '../events/contract';
 import type { KafkaSecurity } from './client-config';
 import { cloudEventAttributes } from '../events/outcome-events';
+import { errorMessage } from './consumer/failures';
+
+/** A no-op until the process starts tracing (src/tracing/tracing.ts). */
+const tracer = trace.getTracer('checkout-saga-kafka');
 
 export interface EventPublisher {
   publish(event: OutcomeEvent, time?: Date): Promise<void>;
@@ -41,18 +46,42 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
 
   return {
     async publish(event, time = new Date()) {
-      await connected();
       const cloudEvent = new CloudEvent({ ...cloudEventAttributes(event, time.toISOString()) });
       const message = KafkaBinding.structured(cloudEvent);
-      await producer.send({
-        topic: opts.topic,
-        acks: -1,
-        messages: [{ key: String(message.key), value: String(message.value), headers: stringHeaders(message.headers) }],
+      const key = String(message.key);
+      // One span per send, in the trace of the activity that publishes; the record carries its context
+      // to the consumers as W3C `traceparent`/`tracestate` headers. The value stays byte for byte the
+      // event (a re-send repeats it exactly); only these headers differ between two sends.
+      await tracer.startActiveSpan(`publish ${event.type}`, { kind: SpanKind.PRODUCER, attributes: publishAttributes(opts.topic, key, event) }, async (span) => {
+        try {
+          await connected();
+          const headers = stringHeaders(message.headers);
+          propagation.inject(context.active(), headers);
+          await producer.send({ topic: opts.topic, acks: -1, messages: [{ key, value: String(message.value), headers }] });
+        } catch (err) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+          throw err;
+        } finally {
+          span.end();
+        }
       });
     },
     async disconnect() {
       await producer.disconnect();
     },
+  };
+}
+
+/** OpenTelemetry's messaging conventions, and the CloudEvent's id and type to find the event by. */
+function publishAttributes(topic: string, key: string, event: OutcomeEvent) {
+  return {
+    'messaging.system': 'kafka',
+    'messaging.operation.type': 'send',
+    'messaging.destination.name': topic,
+    'messaging.kafka.message.key': key,
+    'messaging.message.id': event.id,
+    'cloudevents.event_id': event.id,
+    'cloudevents.event_type': event.type,
   };
 }
 

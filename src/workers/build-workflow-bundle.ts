@@ -1,11 +1,25 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, type BundleOptions } from '@temporalio/worker';
 import { logger } from '../logger';
+
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+/**
+ * Workflow interceptors are compiled into the bundle (a worker given a bundle ignores its own
+ * `workflowModules`), so every bundle is made with these: the OpenTelemetry spans of workflow code,
+ * which cost nothing in a workflow started outside a trace.
+ */
+export const WORKFLOW_INTERCEPTOR_MODULES: readonly string[] = [require.resolve('../workflows/interceptors')];
+
+/** What every bundle of the workflows is made from: the worker's own, the Dockerfile's, the test run's and the bench's. */
+export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules'> {
+  return { workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES] };
+}
 
 /** Prebuilds the workflow bundle so a production worker starts without webpack. */
 export async function buildWorkflowBundle(outFile: string): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+  const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(), logger: quietBundlerLogger });
   await mkdir(path.dirname(outFile), { recursive: true });
   await writeFile(outFile, code);
   return outFile;

@@ -1,7 +1,9 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type Activities, type ActivityDeps } from '../activities';
 import type { Config } from '../config';
+import { activityTracingInterceptors, workflowSpanSinks } from '../tracing/temporal';
 import { observabilityInterceptor } from './activity-interceptor';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from './build-workflow-bundle';
 
 interface CheckoutWorkerBaseOptions {
   connection: NativeConnection;
@@ -62,21 +64,35 @@ export function workerOptionsFromConfig(
   };
 }
 
-export function workflowSource(bundlePath?: string): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  return bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: require.resolve('../workflows') };
+/**
+ * The workflow code a worker (or a replayer) runs: a prebuilt bundle, which carries its workflow
+ * interceptors inside (build-workflow-bundle.ts), or src/workflows bundled at start with the same ones.
+ */
+export function workflowSource(bundlePath?: string): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
+  return bundlePath
+    ? { workflowBundle: { codePath: bundlePath } }
+    : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES] } };
 }
 
 export async function createCheckoutWorker(opts: CheckoutWorkerOptions): Promise<Worker> {
+  const source = workflowSource(opts.workflowBundlePath);
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: 'activities' in opts ? opts.activities : createActivities(opts.deps),
-    ...workflowSource(opts.workflowBundlePath),
+    ...source,
     // On SIGTERM in-flight activities get this long to finish before their tasks are abandoned
     // (and retried elsewhere with the same idempotency keys).
     shutdownGraceTime: '30s',
-    ...(opts.interceptors ? { interceptors: opts.interceptors } : {}),
+    interceptors: {
+      ...source.interceptors,
+      ...opts.interceptors,
+      // The activity's span outermost, so it covers whatever the other interceptors do (none while tracing is off).
+      activity: [...activityTracingInterceptors(), ...(opts.interceptors?.activity ?? [])],
+    },
+    // Where the spans of workflow code leave the sandbox (src/tracing/temporal.ts).
+    sinks: workflowSpanSinks(),
     ...opts.tuning,
     ...(opts.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions } : {}),
     ...(opts.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: opts.maxConcurrentWorkflowTaskExecutions } : {}),

@@ -1,3 +1,5 @@
+// First, as in every entry point: tracing, when OTEL_* configures it.
+import '../tracing/register-consumers';
 import { config, ConfigError } from '../config';
 import { kafkaSecurity } from '../kafka/client-config';
 import { CONSUMER_GROUPS, type ConsumerGroupId } from '../kafka/consumer/groups';
@@ -8,6 +10,7 @@ import { logger } from '../logger';
 import { createNotificationConsumer, notificationSettings } from '../notifications/consumer';
 import { createMailer } from '../notifications/mailer';
 import { createOrderHistoryConsumer } from '../read-model/consumer';
+import { currentTracing } from '../tracing/current';
 
 /**
  * The downstream consumers process: the order-history projector and the notification sender, each
@@ -36,6 +39,7 @@ async function main(): Promise<void> {
       await Promise.allSettled(consumers.map((c) => c.stop()));
       mailer.close();
       await database.close();
+      await currentTracing()?.shutdown();
       logger.info('consumers stopped');
     })());
 

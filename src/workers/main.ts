@@ -1,3 +1,5 @@
+// First: tracing (when OTEL_* configures it) must be on before the Stripe SDK loads `http`.
+import '../tracing/register-worker';
 import { NativeConnection } from '@temporalio/worker';
 import { config, ConfigError } from '../config';
 import { ensureConfiguredTopics } from '../kafka/topics';
@@ -5,6 +7,7 @@ import { logger } from '../logger';
 import { createCheckoutWorker, workerOptionsFromConfig, workerTuning } from './checkout-worker';
 import { createWorkerResources } from './resources';
 import { installWorkerRuntime } from './runtime';
+import { currentTracing } from '../tracing/current';
 
 /** The worker process: runs CheckoutWorkflow and its activities until SIGINT/SIGTERM, then drains. */
 async function main(): Promise<void> {
@@ -26,6 +29,7 @@ async function main(): Promise<void> {
   } finally {
     await connection.close();
     await resources.close();
+    await currentTracing()?.shutdown();
   }
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { workflowBundleOptions } from '../../src/workers/build-workflow-bundle';
 import { startStack } from '../../tools/stack';
 import { formatDuration, progress } from '../../tools/stack/progress';
 import { stopOnSignals } from '../../tools/stack/shutdown';
@@ -34,6 +35,9 @@ export default async function globalSetup(): Promise<void> {
   // A worker or API process started by a test must not bind the fixed dev metrics ports: two runs would clash.
   process.env.WORKER_METRICS_PORT ??= '0';
   process.env.API_METRICS_PORT ??= '0';
+  // No process of a test run exports traces to an OTLP endpoint left in the developer's shell (unless
+  // the shell sets OTEL_SDK_DISABLED itself); the tracing test traces into memory by itself (test/tracing).
+  process.env.OTEL_SDK_DISABLED ??= 'true';
   // Every suite's requests come from 127.0.0.1: per-client limits would throttle one suite for the
   // checkouts of another. The abuse-limit tests turn them on for apps of their own.
   for (const limit of ['RATE_LIMIT_CHECKOUTS_PER_MINUTE', 'RATE_LIMIT_CANCELS_PER_MINUTE', 'RATE_LIMIT_LOGINS_PER_MINUTE', 'CHECKOUT_MAX_IN_FLIGHT_PER_CLIENT']) {
@@ -60,7 +64,8 @@ async function buildWorkflowBundle(): Promise<{ code: string; ms: number } | und
   if (!existsSync(WORKFLOWS_ENTRY)) return undefined;
   const started = Date.now();
   const { bundleWorkflowCode } = await import('@temporalio/worker');
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: silentBundlerLogger });
+  // The options every bundle is made with (its workflow interceptors included), as the Dockerfile's.
+  const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(), logger: silentBundlerLogger });
   return { code, ms: Date.now() - started };
 }
 

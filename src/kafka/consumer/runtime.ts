@@ -10,6 +10,7 @@ import { decodeRecords } from './decode-records';
 import type { DeliveredEventHandler, RecordHandler } from './delivery';
 import { isTransientInfrastructureError } from './failures';
 import { retryThenGiveUp } from './retry-then-give-up';
+import { traceEffects } from './trace-effects';
 import { waitOutOutages } from './wait-out-outages';
 
 /**
@@ -28,6 +29,7 @@ import { waitOutOutages } from './wait-out-outages';
  *   inOrderBatches        batch-loop.ts            one record at a time, offset resolved after it
  *   deadLetterGivenUp     dead-letter-given-up.ts  what is given up below -> DLQ, partition moves on
  *   decodeRecords         decode-records.ts        record -> contract-checked event; other types skipped
+ *   traceEffects          trace-effects.ts         the event's effect, a span in the trace its record carries
  *   retryThenGiveUp       retry-then-give-up.ts    a failing handler: N counted tries, then given up
  *   waitOutOutages        wait-out-outages.ts      a dependency down: same message, waited out, uncounted
  *   numberedTries         (below)                  the consumer's own handler
@@ -129,9 +131,11 @@ export function createEventConsumer(options: EventConsumerOptions): EventConsume
   // A record's way down, outermost first.
   const handleRecord: RecordHandler = deadLetterGivenUp({ topic: options.topic, consumerGroup: options.groupId, send: dlq.send, initialMs, maxMs: transientMaxMs })(
     decodeRecords(options.handles)(
-      retryThenGiveUp({ maxAttempts: options.maxAttempts ?? 5, initialMs, maxMs: options.retry?.maxMs ?? 5_000 })(
-        waitOutOutages({ isTransient: options.isTransient ?? isTransientInfrastructureError, initialMs, maxMs: transientMaxMs })(
-          numberedTries(options.handler),
+      traceEffects({ topic: options.topic, consumerGroup: options.groupId })(
+        retryThenGiveUp({ maxAttempts: options.maxAttempts ?? 5, initialMs, maxMs: options.retry?.maxMs ?? 5_000 })(
+          waitOutOutages({ isTransient: options.isTransient ?? isTransientInfrastructureError, initialMs, maxMs: transientMaxMs })(
+            numberedTries(options.handler),
+          ),
         ),
       ),
     ),
