@@ -9,6 +9,7 @@ import { ALL_CONSUMER_GROUPS } from '../kafka/consumer/groups';
 import { consumerGroupsProbe, registerConsumerMetrics } from '../kafka/consumer/monitoring';
 import { connectDatabase } from '../../db/client';
 import { logger } from '../logger';
+import { temporalDataConverter } from '../temporal/data-converter';
 import type { ChargeEventHandler } from '../application/payments/stripe-webhooks';
 import { createChargeEventHandler } from '../application/refunds/charge-events';
 import { createApp } from './app';
@@ -34,7 +35,7 @@ export interface ApiServer {
 export async function startApiServer(cfg: Config, options: { port?: number; host?: string; onChargeEvent?: ChargeEventHandler } = {}): Promise<ApiServer> {
   const database = connectDatabase(cfg.DATABASE_URL, cfg.DATABASE_POOL_SIZE);
   const connection = Connection.lazy({ address: cfg.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+  const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(cfg) });
   const kafkaAdmin = new Kafka({
     ...kafkaClientOptions(cfg, 'api'),
     logLevel: logLevel.NOTHING,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { FAILURE_CONVERTER_PATH } from '../../src/temporal/data-converter';
 import { startStack } from '../../tools/stack';
 import { formatDuration, progress } from '../../tools/stack/progress';
 import { stopOnSignals } from '../../tools/stack/shutdown';
@@ -60,7 +61,7 @@ async function buildWorkflowBundle(): Promise<{ code: string; ms: number } | und
   if (!existsSync(WORKFLOWS_ENTRY)) return undefined;
   const started = Date.now();
   const { bundleWorkflowCode } = await import('@temporalio/worker');
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: silentBundlerLogger });
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: silentBundlerLogger });
   return { code, ms: Date.now() - started };
 }
 
