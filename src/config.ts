@@ -152,7 +152,7 @@ const schema = z
     PAYLOAD_CODEC_ACTIVE_KEY: z.string().min(1).optional(),
     /** The codec server (src/temporal/codec-server-main.ts) that lets the Temporal Web UI show decrypted payloads to operators. */
     CODEC_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8235),
-    /** Bearer token operators (and the Web UI, with "pass access token") send to the codec server; required off loopback. */
+    /** Bearer token operators send to the codec server; the codec server refuses to start without one off loopback. */
     CODEC_SERVER_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
     /** Origins allowed to call the codec server from a browser; default: TEMPORAL_UI_URL's. */
     CODEC_SERVER_CORS_ORIGINS: z
@@ -230,23 +230,27 @@ const schema = z
     }
 
     // The development secrets are in the repository: wherever strangers can reach the service or real
-    // money moves, they would let anyone mint access tokens and forge Stripe webhooks. NODE_ENV is
-    // not the test, because nothing forces a deployment to set it.
-    const exposure =
-      c.NODE_ENV === 'production'
-        ? 'NODE_ENV is production'
-        : !isLoopbackUrl(c.APP_URL)
-          ? `APP_URL ${new URL(c.APP_URL).host} is not loopback`
-          : /^(sk|rk)_live_/.test(c.STRIPE_SECRET_KEY)
-            ? 'STRIPE_SECRET_KEY is a live key'
-            : undefined;
+    // money moves, they would let anyone mint access tokens, forge Stripe webhooks, or read the customer
+    // data sealed in Temporal.
+    const exposure = exposureOf(c);
     if (!exposure) return;
     const message = `is the repository's development value, which must not be used here (${exposure}): set a secret of your own`;
     if (c.SSO_SECRET === DEV_SSO_SECRET) ctx.addIssue({ code: 'custom', path: ['SSO_SECRET'], message });
     if (c.STRIPE_WEBHOOK_SECRET === DEV_WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message });
     if ([...c.PAYLOAD_CODEC_KEYS.values()].some((key) => DEV_PAYLOAD_KEY.equals(key))) ctx.addIssue({ code: 'custom', path: ['PAYLOAD_CODEC_KEYS'], message });
-    if (!c.CODEC_SERVER_TOKEN) ctx.addIssue({ code: 'custom', path: ['CODEC_SERVER_TOKEN'], message: `is required here (${exposure}): the codec server decrypts customer data` });
   });
+
+/**
+ * Why this configuration may be reached by strangers or move real money, if it may: the reason the
+ * repository's development secrets are refused, and the codec server asks for a token. NODE_ENV is
+ * not the test on its own, because nothing forces a deployment to set it.
+ */
+export function exposureOf(c: { NODE_ENV: string; APP_URL: string; STRIPE_SECRET_KEY: string }): string | undefined {
+  if (c.NODE_ENV === 'production') return 'NODE_ENV is production';
+  if (!isLoopbackUrl(c.APP_URL)) return `APP_URL ${new URL(c.APP_URL).host} is not loopback`;
+  if (/^(sk|rk)_live_/.test(c.STRIPE_SECRET_KEY)) return 'STRIPE_SECRET_KEY is a live key';
+  return undefined;
+}
 
 const DEV_PAYLOAD_KEY = parseCodecKeys(DEV_PAYLOAD_CODEC_KEYS).values().next().value!;
 

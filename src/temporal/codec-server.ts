@@ -2,6 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import express, { type Express, type RequestHandler } from 'express';
 import { z } from 'zod';
+import { ConfigError, exposureOf, type Config } from '../config';
+import { payloadCodec } from './data-converter';
 
 /**
  * The codec server: Temporal's remote codec protocol (`POST <endpoint>/encode` and `/decode`, body
@@ -18,6 +20,22 @@ export interface CodecServerOptions {
   allowedOrigins: string[];
   /** Bodies beyond this are refused: a history page is a few hundred kB. */
   bodyLimit?: string;
+}
+
+/**
+ * The codec server's options from the configuration. It refuses to run without a token wherever
+ * strangers may reach it: it opens every customer's data for whoever calls it.
+ */
+export function codecServerOptionsFromConfig(cfg: Config): CodecServerOptions {
+  const exposure = exposureOf(cfg);
+  if (exposure && !cfg.CODEC_SERVER_TOKEN) {
+    throw new ConfigError([`CODEC_SERVER_TOKEN: is required here (${exposure}): the codec server decrypts customer data`]);
+  }
+  return {
+    codec: payloadCodec(cfg),
+    ...(cfg.CODEC_SERVER_TOKEN ? { token: cfg.CODEC_SERVER_TOKEN } : {}),
+    allowedOrigins: cfg.CODEC_SERVER_CORS_ORIGINS ?? [new URL(cfg.TEMPORAL_UI_URL).origin],
+  };
 }
 
 const wirePayloads = z.object({
