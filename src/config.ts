@@ -12,6 +12,7 @@ const DEV_WEBHOOK_SECRET = 'whsec_checkout_saga_local_development_only';
 const DEV_SSO_SECRET = 'checkout-saga-local-development-sso-secret-change-me';
 /** 32 bytes: the local stack's payload key. Test histories in test/histories are sealed with it. */
 const DEV_PAYLOAD_CODEC_KEYS = 'dev-2026:Y2hlY2tvdXQtc2FnYSBsb2NhbCBwYXlsb2FkIGtleSE=';
+const DEV_CUSTOMER_EMAIL_HASH_KEY = 'checkout-saga-local-development-customer-email-hash-key';
 export const EMULATOR_SECRET_KEY = 'sk_test_checkout_saga_emulator';
 
 const durationMs = z.coerce.number().int().positive();
@@ -159,6 +160,12 @@ const schema = z
       .string()
       .optional()
       .transform((value) => (value ? value.split(',').map((o) => o.trim()).filter(Boolean) : undefined)),
+    /**
+     * Key of the HMAC that stands for a customer's email in Temporal visibility (the CustomerEmail
+     * search attribute, src/temporal/customer-email-hash.ts): search attributes are indexed in clear,
+     * so the address itself never goes there. Changing it makes earlier checkouts unfindable by email.
+     */
+    CUSTOMER_EMAIL_HASH_KEY: z.string().min(32, 'must be at least 32 characters').default(DEV_CUSTOMER_EMAIL_HASH_KEY),
     SSO_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
     /** The single-use sign-in link emailed to an existing account's owner: it must outlive ordinary mail delay and a consumer outage. */
     SSO_EMAIL_LINK_TTL_SECONDS: z.coerce.number().int().min(300).max(7 * 24 * 3600).default(24 * 3600),
@@ -230,14 +237,15 @@ const schema = z
     }
 
     // The development secrets are in the repository: wherever strangers can reach the service or real
-    // money moves, they would let anyone mint access tokens, forge Stripe webhooks, or read the customer
-    // data sealed in Temporal.
+    // money moves, they would let anyone mint access tokens, forge Stripe webhooks, read the customer
+    // data sealed in Temporal and tell which email a CustomerEmail hash stands for.
     const exposure = exposureOf(c);
     if (!exposure) return;
     const message = `is the repository's development value, which must not be used here (${exposure}): set a secret of your own`;
     if (c.SSO_SECRET === DEV_SSO_SECRET) ctx.addIssue({ code: 'custom', path: ['SSO_SECRET'], message });
     if (c.STRIPE_WEBHOOK_SECRET === DEV_WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message });
     if ([...c.PAYLOAD_CODEC_KEYS.values()].some((key) => DEV_PAYLOAD_KEY.equals(key))) ctx.addIssue({ code: 'custom', path: ['PAYLOAD_CODEC_KEYS'], message });
+    if (c.CUSTOMER_EMAIL_HASH_KEY === DEV_CUSTOMER_EMAIL_HASH_KEY) ctx.addIssue({ code: 'custom', path: ['CUSTOMER_EMAIL_HASH_KEY'], message });
   });
 
 /**

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { EncryptionCodec, ENCRYPTED_ENCODING, parseCodecKeys, PayloadKeyMissingError } from '../../src/temporal/codec';
 import { codecServerOptionsFromConfig, createCodecServer } from '../../src/temporal/codec-server';
+import { customerEmailHash } from '../../src/temporal/customer-email-hash';
 import { payloadCodec } from '../../src/temporal/data-converter';
 import { parseConfig } from '../../src/config';
 
@@ -79,16 +80,29 @@ describe('the payload keys in the configuration', () => {
 
   const deployment = { APP_URL: 'https://shop.example.com', SSO_SECRET: 'x'.repeat(40), STRIPE_WEBHOOK_SECRET: 'whsec_prod' };
 
-  it('refuse the repository development key wherever strangers can reach the service', () => {
-    expect(() => parseConfig(deployment)).toThrow(/PAYLOAD_CODEC_KEYS: is the repository's development value/);
-    expect(() => parseConfig({ ...deployment, PAYLOAD_CODEC_KEYS: `prod:${k(key())}` })).not.toThrow();
+  it('refuse the repository development keys wherever strangers can reach the service', () => {
+    expect(() => parseConfig(deployment)).toThrow(/PAYLOAD_CODEC_KEYS: is the repository's development value[\s\S]*CUSTOMER_EMAIL_HASH_KEY: is the repository's development value/);
+    expect(() => parseConfig({ ...deployment, PAYLOAD_CODEC_KEYS: `prod:${k(key())}`, CUSTOMER_EMAIL_HASH_KEY: 'h'.repeat(40) })).not.toThrow();
+    expect(() => parseConfig({ ...base, CUSTOMER_EMAIL_HASH_KEY: 'too short' })).toThrow(/CUSTOMER_EMAIL_HASH_KEY: must be at least 32 characters/);
   });
 
   it('let the codec server start off loopback only with a token; the other processes do not need one', () => {
-    const cfg = parseConfig({ ...deployment, PAYLOAD_CODEC_KEYS: `prod:${k(key())}` });
+    const cfg = parseConfig({ ...deployment, PAYLOAD_CODEC_KEYS: `prod:${k(key())}`, CUSTOMER_EMAIL_HASH_KEY: 'h'.repeat(40) });
     expect(() => codecServerOptionsFromConfig(cfg)).toThrow(/CODEC_SERVER_TOKEN: is required here \(APP_URL shop.example.com is not loopback\)/);
     expect(codecServerOptionsFromConfig({ ...cfg, CODEC_SERVER_TOKEN: 't'.repeat(32) })).toMatchObject({ token: 't'.repeat(32) });
     expect(codecServerOptionsFromConfig(parseConfig(base))).not.toHaveProperty('token');
+  });
+});
+
+describe('the CustomerEmail hash', () => {
+  const cfg = { CUSTOMER_EMAIL_HASH_KEY: 'k'.repeat(40) };
+
+  it('stands for the normalised address under a key, and reveals nothing of it', () => {
+    const hash = customerEmailHash(cfg, 'ana@example.com');
+    expect(hash).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    expect(customerEmailHash(cfg, '  Ana@Example.COM ')).toBe(hash);
+    expect(customerEmailHash(cfg, 'bob@example.com')).not.toBe(hash);
+    expect(customerEmailHash({ CUSTOMER_EMAIL_HASH_KEY: 'other'.repeat(8) }, 'ana@example.com')).not.toBe(hash);
   });
 });
 
