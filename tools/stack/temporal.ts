@@ -43,6 +43,8 @@ export interface TemporalOptions {
   /** SQLite file: workflows survive a restart. Unset: in memory (tests; fastest). */
   dbFile?: string;
   namespace?: string;
+  /** The codec server the Web UI asks to decrypt payloads (`.../codec`); unset: the UI shows them sealed. */
+  uiCodecEndpoint?: string;
   /** Env var names used in "port in use" errors. */
   portEnvVars?: { port?: string; uiPort?: string; httpPort?: string; metricsPort?: string };
 }
@@ -75,6 +77,7 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalHand
     '--log-level', 'warn',
     '--log-format', 'json',
     ...(namespace === 'default' ? [] : ['--namespace', namespace]),
+    ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
     // WAL + synchronous=normal triples throughput against the default pragmas (STACK.md), and only
     // a power cut, not a crash of the process, can lose the last transactions.
