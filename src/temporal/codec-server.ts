@@ -3,6 +3,7 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import express, { type Express, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { ConfigError, exposureOf, type Config } from '../config';
+import { PayloadKeyMissingError } from './codec';
 import { payloadCodec } from './data-converter';
 
 /**
@@ -55,7 +56,15 @@ export function createCodecServer(opts: CodecServerOptions): Express {
         res.status(400).type('application/problem+json').json({ title: 'Not a payloads document', detail: 'Send { "payloads": [{ "metadata": {...}, "data": "<base64>" }] }.' });
         return;
       }
-      const out = await opts.codec[op](parsed.data.payloads.map(fromWire));
+      let out: Payload[];
+      try {
+        out = await opts.codec[op](parsed.data.payloads.map(fromWire));
+      } catch (err) {
+        // A key retired too early: the operator must learn which one to add back, not read a stack trace.
+        if (!(err instanceof PayloadKeyMissingError)) throw err;
+        res.status(422).type('application/problem+json').json({ title: 'Payload key not configured', detail: err.message, keyId: err.keyId });
+        return;
+      }
       res.set('Cache-Control', 'no-store').json({ payloads: out.map(toWire) });
     });
   }

@@ -1,10 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { checkoutWorkflowId } from '../../src/workflows/checkout/contract';
 import { refundWorkflowId } from '../../src/workflows/refund/contract';
 import { customerEmailHash } from '../../src/temporal/customer-email-hash';
 import { ENCRYPTED_ENCODING, parseCodecKeys } from '../../src/temporal/codec';
-import { temporalDataConverter } from '../../src/temporal/data-converter';
+import { payloadCodec, temporalDataConverter } from '../../src/temporal/data-converter';
+import { createCodecServer } from '../../src/temporal/codec-server';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { freePort, startServiceProcess, type ServiceProcess } from '../support/service-process';
 import { eventually, json, runCli } from '../ops/support';
@@ -231,13 +234,22 @@ describe('customer data in Temporal', () => {
       await underA?.close();
     });
 
-    it('finishes and reads a checkout started under key A once B is active with A still configured, and names A when it is removed', async () => {
+    it('tells which key is missing when A was removed too early, and finishes the checkout under B once A is back', async () => {
       const sku = await underA.seedProduct({ priceMinor: 1800 });
       const { input } = await underA.startCheckout({ items: [{ sku, quantity: 1 }] });
+      const workerEnv = { TEMPORAL_TASK_QUEUE: underA.taskQueue, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'info' };
+
+      // B active and A already gone: the worker cannot open the input, and its log names the key.
+      const withoutA = startServiceProcess('src/workers/main.ts', { ...workerEnv, PAYLOAD_CODEC_KEYS: `b:${keyB}` });
+      try {
+        const line = await withoutA.waitForLog((l) => JSON.stringify(l).includes('which is not configured'), 'the missing key in the worker log');
+        expect(JSON.stringify(line)).toContain('sealed with key \\"a\\", which is not configured: add it back to PAYLOAD_CODEC_KEYS');
+      } finally {
+        await withoutA.stop();
+      }
 
       // The worker and the clients restart with B active and A kept for what A sealed.
-      const rotatedEnv = { TEMPORAL_TASK_QUEUE: underA.taskQueue, PAYLOAD_CODEC_KEYS: both, WORKER_METRICS_PORT: '0', LOG_LEVEL: 'info' };
-      rotatedWorker = startServiceProcess('src/workers/main.ts', rotatedEnv);
+      rotatedWorker = startServiceProcess('src/workers/main.ts', { ...workerEnv, PAYLOAD_CODEC_KEYS: both });
       await rotatedWorker.waitForLog((l) => l.msg === 'worker started', 'worker started');
       const rotated = new Client({
         connection: plainConnection,
@@ -248,20 +260,35 @@ describe('customer data in Temporal', () => {
       expect(result.status).toBe('COMPLETED');
 
       const history = await historyOf(checkoutWorkflowId(input.checkoutId));
-      const keyOf = (eventType: string) =>
+      const keysOf = (eventType: string) =>
         payloadsIn(history.events.find((e) => e.eventType === eventType))
           .filter((p) => !unsealedByDesign(p))
           .map((p) => text(p.metadata['encryption-key-id']));
-      expect(keyOf('EVENT_TYPE_WORKFLOW_EXECUTION_STARTED')).toEqual(['a']);
-      expect(keyOf('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED')).toEqual(['b']);
+      expect(keysOf('EVENT_TYPE_WORKFLOW_EXECUTION_STARTED')).toEqual(['a']);
+      expect(keysOf('EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED')).toEqual(['b']);
 
-      const status = json<{ checkout: { status: string; customerEmail: string } }>(await runCli(underA, ['status', input.checkoutId, '--json'], { PAYLOAD_CODEC_KEYS: both }));
-      expect(status.checkout).toMatchObject({ status: 'COMPLETED', customerEmail: input.customer.email });
+      const status = json<{ source: string; checkout: { status: string; customerEmail: string } }>(
+        await runCli(underA, ['status', input.checkoutId, '--json'], { PAYLOAD_CODEC_KEYS: both }),
+      );
+      expect(status).toMatchObject({ source: 'query', checkout: { status: 'COMPLETED', customerEmail: input.customer.email } });
 
-      // A removed too early: what A sealed no longer opens, and the operator is told which key is missing.
-      const withoutA = await runCli(underA, ['status', input.checkoutId, '--json'], { PAYLOAD_CODEC_KEYS: `b:${keyB}` });
-      expect(withoutA.code).not.toBe(0);
-      expect(withoutA.stderr).toContain('sealed with key "a", which is not configured: add it back to PAYLOAD_CODEC_KEYS');
+      // An operator's codec server without A says which key it lacks instead of failing blankly.
+      const started = payloadsIn(history.events.find((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED')).filter((p) => !unsealedByDesign(p));
+      const server = createCodecServer({ codec: payloadCodec({ PAYLOAD_CODEC_KEYS: parseCodecKeys(`b:${keyB}`), PAYLOAD_CODEC_ACTIVE_KEY: undefined }), allowedOrigins: [] }).listen(0, '127.0.0.1');
+      try {
+        await once(server, 'listening');
+        const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/codec/decode`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ payloads: started.map(({ metadata, data }) => ({ metadata, data })) }),
+        });
+        expect({ status: res.status, body: await res.json() }).toEqual({
+          status: 422,
+          body: expect.objectContaining({ detail: expect.stringContaining('sealed with key "a", which is not configured') }),
+        });
+      } finally {
+        server.close();
+      }
     });
   });
 });
