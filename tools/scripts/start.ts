@@ -66,8 +66,9 @@ async function main(): Promise<void> {
     });
   }
   await waitForApi(port, api);
-  await waitUntilHealthy('codec server', () => codecServerAnswers(codecUrl), { timeoutMs: 60_000, process: codecServer });
   progress.line(`  ✓ ${'worker, API, consumers'.padEnd(24)} ${`127.0.0.1:${port}`.padEnd(26)} ${formatDuration(Date.now() - t0)}`);
+  await waitUntilHealthy('codec server', () => codecServerAnswers(codecUrl), { timeoutMs: 60_000, process: codecServer });
+  progress.line(`  ✓ ${'codec server'.padEnd(24)} ${`127.0.0.1:${codecPort}`.padEnd(26)} ${formatDuration(Date.now() - t0)}`);
 
   const urls = [
     ['Checkout page + API', appUrl],
