@@ -12,6 +12,7 @@ const DEV_WEBHOOK_SECRET = 'whsec_checkout_saga_local_development_only';
 const DEV_SSO_SECRET = 'checkout-saga-local-development-sso-secret-change-me';
 /** 32 bytes: the local stack's payload key. Test histories in test/histories are sealed with it. */
 const DEV_PAYLOAD_CODEC_KEYS = 'dev-2026:Y2hlY2tvdXQtc2FnYSBsb2NhbCBwYXlsb2FkIGtleSE=';
+const DEV_CUSTOMER_EMAIL_HASH_KEY = 'checkout-saga-local-development-customer-email-hash-key';
 export const EMULATOR_SECRET_KEY = 'sk_test_checkout_saga_emulator';
 
 const durationMs = z.coerce.number().int().positive();
@@ -152,13 +153,19 @@ const schema = z
     PAYLOAD_CODEC_ACTIVE_KEY: z.string().min(1).optional(),
     /** The codec server (src/temporal/codec-server-main.ts) that lets the Temporal Web UI show decrypted payloads to operators. */
     CODEC_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(8235),
-    /** Bearer token operators (and the Web UI, with "pass access token") send to the codec server; required off loopback. */
+    /** Bearer token operators send to the codec server; the codec server refuses to start without one off loopback. */
     CODEC_SERVER_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
     /** Origins allowed to call the codec server from a browser; default: TEMPORAL_UI_URL's. */
     CODEC_SERVER_CORS_ORIGINS: z
       .string()
       .optional()
       .transform((value) => (value ? value.split(',').map((o) => o.trim()).filter(Boolean) : undefined)),
+    /**
+     * Key of the HMAC that stands for a customer's email in Temporal visibility (the CustomerEmail
+     * search attribute, src/temporal/customer-email-hash.ts): search attributes are indexed in clear,
+     * so the address itself never goes there. Changing it makes earlier checkouts unfindable by email.
+     */
+    CUSTOMER_EMAIL_HASH_KEY: z.string().min(32, 'must be at least 32 characters').default(DEV_CUSTOMER_EMAIL_HASH_KEY),
     SSO_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
     /** The single-use sign-in link emailed to an existing account's owner: it must outlive ordinary mail delay and a consumer outage. */
     SSO_EMAIL_LINK_TTL_SECONDS: z.coerce.number().int().min(300).max(7 * 24 * 3600).default(24 * 3600),
@@ -235,23 +242,28 @@ const schema = z
     }
 
     // The development secrets are in the repository: wherever strangers can reach the service or real
-    // money moves, they would let anyone mint access tokens and forge Stripe webhooks. NODE_ENV is
-    // not the test, because nothing forces a deployment to set it.
-    const exposure =
-      c.NODE_ENV === 'production'
-        ? 'NODE_ENV is production'
-        : !isLoopbackUrl(c.APP_URL)
-          ? `APP_URL ${new URL(c.APP_URL).host} is not loopback`
-          : /^(sk|rk)_live_/.test(c.STRIPE_SECRET_KEY)
-            ? 'STRIPE_SECRET_KEY is a live key'
-            : undefined;
+    // money moves, they would let anyone mint access tokens, forge Stripe webhooks, read the customer
+    // data sealed in Temporal and tell which email a CustomerEmail hash stands for.
+    const exposure = exposureOf(c);
     if (!exposure) return;
     const message = `is the repository's development value, which must not be used here (${exposure}): set a secret of your own`;
     if (c.SSO_SECRET === DEV_SSO_SECRET) ctx.addIssue({ code: 'custom', path: ['SSO_SECRET'], message });
     if (c.STRIPE_WEBHOOK_SECRET === DEV_WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['STRIPE_WEBHOOK_SECRET'], message });
     if ([...c.PAYLOAD_CODEC_KEYS.values()].some((key) => DEV_PAYLOAD_KEY.equals(key))) ctx.addIssue({ code: 'custom', path: ['PAYLOAD_CODEC_KEYS'], message });
-    if (!c.CODEC_SERVER_TOKEN) ctx.addIssue({ code: 'custom', path: ['CODEC_SERVER_TOKEN'], message: `is required here (${exposure}): the codec server decrypts customer data` });
+    if (c.CUSTOMER_EMAIL_HASH_KEY === DEV_CUSTOMER_EMAIL_HASH_KEY) ctx.addIssue({ code: 'custom', path: ['CUSTOMER_EMAIL_HASH_KEY'], message });
   });
+
+/**
+ * Why this configuration may be reached by strangers or move real money, if it may: the reason the
+ * repository's development secrets are refused, and the codec server asks for a token. NODE_ENV is
+ * not the test on its own, because nothing forces a deployment to set it.
+ */
+export function exposureOf(c: { NODE_ENV: string; APP_URL: string; STRIPE_SECRET_KEY: string }): string | undefined {
+  if (c.NODE_ENV === 'production') return 'NODE_ENV is production';
+  if (!isLoopbackUrl(c.APP_URL)) return `APP_URL ${new URL(c.APP_URL).host} is not loopback`;
+  if (/^(sk|rk)_live_/.test(c.STRIPE_SECRET_KEY)) return 'STRIPE_SECRET_KEY is a live key';
+  return undefined;
+}
 
 const DEV_PAYLOAD_KEY = parseCodecKeys(DEV_PAYLOAD_CODEC_KEYS).values().next().value!;
 

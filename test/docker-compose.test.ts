@@ -13,6 +13,7 @@ import { ensureDockerCompose } from '../tools/stack/docker-compose';
 import { KAFKA_VERSION } from '../tools/stack/kafka';
 import { SEARCH_ATTRIBUTES } from '../tools/stack/temporal';
 import { deadLetterReaderGroupPrefix } from '../src/application/dead-letters/kafka';
+import { codecServerOptionsFromConfig } from '../src/temporal/codec-server';
 
 /**
  * docker-compose.yml cannot be started on the build machines (no Docker engine), so this checks it
@@ -42,6 +43,9 @@ const DEPLOYMENT_VALUES: Record<string, string> = {
   STRIPE_WEBHOOK_SECRET: 'whsec_0123456789abcdef0123456789abcdef',
   SSO_SECRET: 'a-deployment-secret-of-more-than-32-characters',
   SMTP_URL: 'smtp://mailer:8f1e2d3c4b5a6978@smtp.example.com:587',
+  PAYLOAD_CODEC_KEYS: 'k2026:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=',
+  CUSTOMER_EMAIL_HASH_KEY: 'a-deployment-email-hash-key-of-32-characters-or-more',
+  CODEC_SERVER_TOKEN: 'a-codec-server-token-of-24-characters',
 };
 
 /** Temporal server advisories the pinned server must be past: the affected version ranges, inclusive. */
@@ -248,6 +252,7 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(resolved.services).sort()).toEqual(
       [
         'api',
+        'codec-server',
         'kafka',
         'kafka-acls',
         'kafka-topics-init',
@@ -308,14 +313,16 @@ describe('docker-compose.yml', () => {
   });
 
   describe('what the host can reach', () => {
-    it('publishes the API on the host, the Temporal Web UI only on its loopback and only in the ops profile, and nothing else', () => {
+    it('publishes the API on the host, the Temporal Web UI and its codec server only on its loopback and only in the ops profile, and nothing else', () => {
       const published = Object.fromEntries(Object.entries(resolved.services).filter(([, s]) => s.ports?.length).map(([name, s]) => [name, portsOf(s)]));
       expect(published).toEqual({
         api: [{ hostIp: '0.0.0.0', published: '3000', target: '3000' }],
         'temporal-ui': [{ hostIp: '127.0.0.1', published: '8233', target: '8080' }],
+        'codec-server': [{ hostIp: '127.0.0.1', published: '8235', target: '8235' }],
       });
       expect(env('api').PORT).toBe('3000');
       expect(service('temporal-ui').profiles).toEqual(['ops']);
+      expect(service('codec-server').profiles).toEqual(['ops']);
       expect(new URL(parseConfig(env('api')).TEMPORAL_UI_URL).port).toBe('8233');
     });
 
@@ -330,8 +337,32 @@ describe('docker-compose.yml', () => {
     it('lets out only what calls out: the API and worker (Stripe), the notification sender (SMTP), the Web UI (to be tunnelled to)', () => {
       expect(resolved.networks?.edge?.internal ?? false).toBe(false);
       const onEdge = Object.entries(resolved.services).filter(([, s]) => networksOf(s).includes('edge')).map(([name]) => name).sort();
-      expect(onEdge).toEqual(['api', 'notification-sender', 'temporal-ui', 'worker']);
+      expect(onEdge).toEqual(['api', 'codec-server', 'notification-sender', 'temporal-ui', 'worker']);
+      // The codec server holds keys and nothing else: no database, Temporal or Kafka to reach.
+      expect(networksOf(service('codec-server'))).toEqual(['edge']);
       for (const name of APP_SERVICES) expect(networksOf(service(name))).toContain('backend');
+    });
+  });
+
+  describe('encryption', () => {
+    it("points the Web UI at the codec server, which the operator's browser reaches through the same tunnel", () => {
+      expect(commandText(service('codec-server'))).toContain('src/temporal/codec-server-main.ts');
+      expect(existsSync(path.join(ROOT, 'src/temporal/codec-server-main.ts'))).toBe(true);
+      const codec = parseConfig(env('codec-server'));
+      const published = portsOf(service('codec-server'))[0]!;
+      expect(env('temporal-ui').TEMPORAL_CODEC_ENDPOINT).toBe(`http://localhost:${published.published}/codec`);
+      expect(String(codec.CODEC_SERVER_PORT)).toBe(published.target);
+      expect(env('temporal-ui').TEMPORAL_CODEC_PASS_ACCESS_TOKEN).toBe('true');
+      // The codec server answers the UI's origin, and starts only with its token.
+      expect(new URL(codec.TEMPORAL_UI_URL).port).toBe(portsOf(service('temporal-ui'))[0]!.published);
+      expect(codecServerOptionsFromConfig(codec)).toMatchObject({ token: DEPLOYMENT_VALUES.CODEC_SERVER_TOKEN, allowedOrigins: ['http://localhost:8233'] });
+    });
+
+    it('gives every service that talks to Temporal the same payload keys and email hash key', () => {
+      for (const name of [...APP_SERVICES, 'codec-server']) {
+        const cfg = parseConfig(env(name));
+        expect({ name, keys: [...cfg.PAYLOAD_CODEC_KEYS.keys()], hashKey: cfg.CUSTOMER_EMAIL_HASH_KEY }).toEqual({ name, keys: ['k2026'], hashKey: DEPLOYMENT_VALUES.CUSTOMER_EMAIL_HASH_KEY });
+      }
     });
   });
 

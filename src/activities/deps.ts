@@ -11,4 +11,6 @@ export interface ActivityDeps {
   sso: { secret: string; ttlSeconds: number; emailTtlSeconds: number };
   /** Base URL of the checkout page: where Stripe returns the customer after 3-D Secure. */
   appUrl: string;
+  /** The CustomerEmail search attribute of an address (src/temporal/customer-email-hash.ts): workflows hold no keys. */
+  customerEmailHash: (email: string) => string;
 }

@@ -11,6 +11,7 @@ import { ALL_CONSUMER_GROUPS } from '../kafka/consumer/groups';
 import { consumerGroupsProbe, registerConsumerMetrics } from '../kafka/consumer/monitoring';
 import { connectDatabase } from '../../db/client';
 import { logger } from '../logger';
+import { temporalDataConverter } from '../temporal/data-converter';
 import type { ChargeEventHandler } from '../application/payments/stripe-webhooks';
 import { createChargeEventHandler } from '../application/refunds/charge-events';
 import { listenForStatusChanges } from '../application/checkouts/status-feed';
@@ -41,7 +42,7 @@ export async function startApiServer(cfg: Config, options: { port?: number; host
   const database = connectDatabase(cfg.DATABASE_URL, cfg.DATABASE_POOL_SIZE);
   const connection = Connection.lazy({ address: cfg.TEMPORAL_ADDRESS });
   // A workflow started (or signalled) inside a request joins the request's trace, when tracing is on.
-  const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE, interceptors: { workflow: workflowClientInterceptors() } });
+  const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(cfg), interceptors: { workflow: workflowClientInterceptors() } });
   const kafkaAdmin = new Kafka({
     ...kafkaClientOptions(cfg, 'api'),
     logLevel: logLevel.NOTHING,

@@ -5,6 +5,7 @@ import type { DeadLetterDeps } from '../application/dead-letters/kafka';
 import { parseConfig, type Config } from '../config';
 import { connectDatabase, type Database, type DatabaseHandle } from '../../db/client';
 import { createLogger } from '../logger';
+import { temporalDataConverter } from '../temporal/data-converter';
 import { CliError } from './errors';
 
 /**
@@ -60,7 +61,7 @@ export class CliContext {
     if (!this.client) {
       const { TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE } = this.config;
       this.connection = await Connection.connect({ address: TEMPORAL_ADDRESS, connectTimeout: '5s' });
-      this.client = new Client({ connection: this.connection, namespace: TEMPORAL_NAMESPACE });
+      this.client = new Client({ connection: this.connection, namespace: TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(this.config) });
     }
     return this.client;
   }

@@ -2,6 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import express, { type Express, type RequestHandler } from 'express';
 import { z } from 'zod';
+import { ConfigError, exposureOf, type Config } from '../config';
+import { PayloadKeyMissingError } from './codec';
+import { payloadCodec } from './data-converter';
 
 /**
  * The codec server: Temporal's remote codec protocol (`POST <endpoint>/encode` and `/decode`, body
@@ -18,6 +21,22 @@ export interface CodecServerOptions {
   allowedOrigins: string[];
   /** Bodies beyond this are refused: a history page is a few hundred kB. */
   bodyLimit?: string;
+}
+
+/**
+ * The codec server's options from the configuration. It refuses to run without a token wherever
+ * strangers may reach it: it opens every customer's data for whoever calls it.
+ */
+export function codecServerOptionsFromConfig(cfg: Config): CodecServerOptions {
+  const exposure = exposureOf(cfg);
+  if (exposure && !cfg.CODEC_SERVER_TOKEN) {
+    throw new ConfigError([`CODEC_SERVER_TOKEN: is required here (${exposure}): the codec server decrypts customer data`]);
+  }
+  return {
+    codec: payloadCodec(cfg),
+    ...(cfg.CODEC_SERVER_TOKEN ? { token: cfg.CODEC_SERVER_TOKEN } : {}),
+    allowedOrigins: cfg.CODEC_SERVER_CORS_ORIGINS ?? [new URL(cfg.TEMPORAL_UI_URL).origin],
+  };
 }
 
 const wirePayloads = z.object({
@@ -37,7 +56,15 @@ export function createCodecServer(opts: CodecServerOptions): Express {
         res.status(400).type('application/problem+json').json({ title: 'Not a payloads document', detail: 'Send { "payloads": [{ "metadata": {...}, "data": "<base64>" }] }.' });
         return;
       }
-      const out = await opts.codec[op](parsed.data.payloads.map(fromWire));
+      let out: Payload[];
+      try {
+        out = await opts.codec[op](parsed.data.payloads.map(fromWire));
+      } catch (err) {
+        // A key retired too early: the operator must learn which one to add back, not read a stack trace.
+        if (!(err instanceof PayloadKeyMissingError)) throw err;
+        res.status(422).type('application/problem+json').json({ title: 'Payload key not configured', detail: err.message, keyId: err.keyId });
+        return;
+      }
       res.set('Cache-Control', 'no-store').json({ payloads: out.map(toWire) });
     });
   }

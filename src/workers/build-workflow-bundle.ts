@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode, type BundleOptions } from '@temporalio/worker';
 import { logger } from '../logger';
+import { FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -12,9 +13,13 @@ export const WORKFLOWS_PATH = require.resolve('../workflows');
  */
 export const WORKFLOW_INTERCEPTOR_MODULES: readonly string[] = [require.resolve('../workflows/interceptors')];
 
-/** What every bundle of the workflows is made from: the worker's own, the Dockerfile's, the test run's and the bench's. */
-export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules'> {
-  return { workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES] };
+/**
+ * What every bundle of the workflows is made from: the worker's own, the Dockerfile's, the test run's
+ * and the bench's. The failure converter is compiled in too: it seals failure messages, which can
+ * quote customer data.
+ */
+export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules' | 'failureConverterPath'> {
+  return { workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: [...WORKFLOW_INTERCEPTOR_MODULES], failureConverterPath: FAILURE_CONVERTER_PATH };
 }
 
 /** Prebuilds the workflow bundle so a production worker starts without webpack. */

@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type Activities, type ActivityDeps } from '../activities';
 import type { Config } from '../config';
+import { temporalDataConverter } from '../temporal/data-converter';
 import { activityTracingInterceptors, workflowSpanSinks } from '../tracing/temporal';
 import { observabilityInterceptor } from './activity-interceptor';
 import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from './build-workflow-bundle';
@@ -12,6 +13,8 @@ interface CheckoutWorkerBaseOptions {
   /** A bundle made by build-workflow-bundle.ts; without one the worker bundles src/workflows (about 2 s). */
   workflowBundlePath?: string;
   interceptors?: WorkerOptions['interceptors'];
+  /** `temporalDataConverter(config)`: required, because a worker without the codec would write customer data in clear. */
+  dataConverter: NonNullable<WorkerOptions['dataConverter']>;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
   /** Concurrency and cache knobs (`workerTuning(config)`); unset ones keep the SDK's defaults. */
@@ -49,16 +52,17 @@ export function workerTuning(cfg: Config): WorkerTuning {
 
 /**
  * What a worker process takes from its configuration: namespace, queue, tuning, workflow bundle,
- * and the activity interceptor behind the checkout counters and the ids on every log line. The
+ * the payload codec, and the activity interceptor behind the checkout counters and the ids on every log line. The
  * worker and the bench's empty-saga worker both use it, so the ceiling runs with the same options.
  */
 export function workerOptionsFromConfig(
   cfg: Config,
-): Pick<CheckoutWorkerBaseOptions, 'namespace' | 'taskQueue' | 'interceptors' | 'tuning' | 'workflowBundlePath'> {
+): Pick<CheckoutWorkerBaseOptions, 'namespace' | 'taskQueue' | 'interceptors' | 'dataConverter' | 'tuning' | 'workflowBundlePath'> {
   return {
     namespace: cfg.TEMPORAL_NAMESPACE,
     taskQueue: cfg.TEMPORAL_TASK_QUEUE,
     interceptors: { activity: [observabilityInterceptor] },
+    dataConverter: temporalDataConverter(cfg),
     tuning: workerTuning(cfg),
     ...(cfg.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: cfg.WORKFLOW_BUNDLE_PATH } : {}),
   };
@@ -82,6 +86,7 @@ export async function createCheckoutWorker(opts: CheckoutWorkerOptions): Promise
     taskQueue: opts.taskQueue,
     activities: 'activities' in opts ? opts.activities : createActivities(opts.deps),
     ...source,
+    dataConverter: opts.dataConverter,
     // On SIGTERM in-flight activities get this long to finish before their tasks are abandoned
     // (and retried elsewhere with the same idempotency keys).
     shutdownGraceTime: '30s',

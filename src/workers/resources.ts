@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import { createEventPublisher, type EventPublisher } from '../kafka/publisher';
 import { createStripeClient } from '../stripe/client';
 import type { ActivityDeps } from '../activities';
+import { customerEmailHash } from '../temporal/customer-email-hash';
 
 export interface WorkerResources {
   deps: ActivityDeps;
@@ -22,6 +23,7 @@ export function createWorkerResources(config: Config): WorkerResources {
     events,
     sso: { secret: config.SSO_SECRET, ttlSeconds: config.SSO_TOKEN_TTL_SECONDS, emailTtlSeconds: config.SSO_EMAIL_LINK_TTL_SECONDS },
     appUrl: config.APP_URL,
+    customerEmailHash: (email) => customerEmailHash(config, email),
   };
   return {
     deps,

@@ -14,6 +14,7 @@ import { buildRows, formatTable, renderHtml, type BenchResults } from '../../too
 import { percentile, ratePerSecond, summarize } from '../../tools/bench/stats';
 import { checkoutWorkflowId } from '../../src/workflows/checkout/contract';
 import { createCheckoutWorker } from '../../src/workers/checkout-worker';
+import { temporalDataConverter } from '../../src/temporal/data-converter';
 import { startTestApi, type TestApi } from '../api/support';
 
 /**
@@ -173,6 +174,7 @@ describe('bench against the test stack', () => {
       namespace: api.h.config.TEMPORAL_NAMESPACE,
       taskQueue: emptyTaskQueue,
       activities: createEmptyActivities(),
+      dataConverter: temporalDataConverter(api.h.config),
       ...(process.env.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH } : {}),
     });
     emptyRunning = emptyWorker.run();

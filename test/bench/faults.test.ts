@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBalancer, type Balancer } from '../../tools/bench/faults/balancer';
 import { differingFields, gatherFacts } from '../../tools/bench/faults/facts';
+import { temporalDataConverter } from '../../src/temporal/data-converter';
 import type { SoakProduct } from '../../tools/bench/faults/fault-stack';
 import {
   checkInvariants,
@@ -377,6 +378,7 @@ describe('fault soak against the test stack', () => {
         databaseUrl: api.h.config.DATABASE_URL,
         temporalAddress: api.h.config.TEMPORAL_ADDRESS,
         namespace: api.h.config.TEMPORAL_NAMESPACE,
+        dataConverter: temporalDataConverter(api.h.config),
         taskQueue: api.h.taskQueue,
         stripeEmulatorUrl: api.h.config.STRIPE_API_URL!,
         kafkaBrokers: api.h.config.KAFKA_BROKERS,

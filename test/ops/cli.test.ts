@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import * as schema from '../../db/schema';
 import type { CheckoutState } from '../../src/workflows/checkout/contract';
+import { customerEmailHash } from '../../src/temporal/customer-email-hash';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { completedCheckout, emulatorState, eventually, json, reasonLine, runCli } from './support';
 
@@ -82,7 +83,7 @@ describe('checkout-saga status, list and cancel', () => {
       const run = await runCli(h, ['list', '--status', 'COMPLETED', '--email', email, '--json']);
       expect(run.code).toBe(0);
       const body = json<{ query: string; count: number; checkouts: { checkoutId: string; status: string; customerEmail: string; amount: number; currency: string }[] }>(run);
-      expect(body.query).toBe(`WorkflowType = "CheckoutWorkflow" AND CheckoutStatus = "COMPLETED" AND CustomerEmail = "${email}"`);
+      expect(body.query).toBe(`WorkflowType = "CheckoutWorkflow" AND CheckoutStatus = "COMPLETED" AND CustomerEmail = "${customerEmailHash(h.config, email)}"`);
       expect(body.checkouts.map((c) => c.checkoutId).sort()).toEqual([...completed].sort());
       expect(body.checkouts.every((c) => c.status === 'COMPLETED' && c.customerEmail === email && c.currency === 'EUR')).toBe(true);
 
@@ -113,7 +114,7 @@ describe('checkout-saga status, list and cancel', () => {
     it('says so when nothing matches, and exits 0', async () => {
       const run = await runCli(h, ['list', '--status', 'NEEDS_ATTENTION', '--email', email]);
       expect(run.code).toBe(0);
-      expect(run.stdout.trim()).toBe(`No checkouts match WorkflowType = "CheckoutWorkflow" AND CheckoutStatus = "NEEDS_ATTENTION" AND CustomerEmail = "${email}"`);
+      expect(run.stdout.trim()).toBe(`No checkouts match WorkflowType = "CheckoutWorkflow" AND CheckoutStatus = "NEEDS_ATTENTION" AND CustomerEmail = "${customerEmailHash(h.config, email)}"`);
     });
   });
 

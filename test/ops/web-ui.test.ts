@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { launchBrowser, screenshot } from '../e2e/browser';
+import { customerEmailHash } from '../../src/temporal/customer-email-hash';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { completedCheckout, eventually } from './support';
 
@@ -20,11 +21,14 @@ describe('Temporal Web UI', () => {
   let h: SagaHarness;
   let browser: Browser | undefined;
   const email = `ops-ui-${randomUUID().slice(0, 8)}@example.com`;
+  /** What an operator types for the email: visibility holds only its keyed hash (`list --email --json` prints it). */
+  let emailHash: string;
   let completedId: string;
   let failedId: string;
 
   beforeAll(async () => {
     h = await startSagaHarness();
+    emailHash = customerEmailHash(h.config, email);
     completedId = (await completedCheckout(h, { email, priceMinor: 4200, quantity: 1 })).input.checkoutId;
     const sku = await h.seedProduct({ stock: 2 });
     const declined = await h.startCheckout({ items: [{ sku, quantity: 1 }], paymentMethodId: 'pm_card_chargeDeclined', customer: { email } });
@@ -47,7 +51,7 @@ describe('Temporal Web UI', () => {
   const decode = (field: { data?: string } | undefined): unknown => (field?.data ? JSON.parse(Buffer.from(field.data, 'base64').toString('utf8')) : undefined);
 
   it("filters checkouts by CheckoutStatus, CustomerEmail, CheckoutStep and OrderTotal through the UI's HTTP API", async () => {
-    const byEmail = `WorkflowType = "CheckoutWorkflow" AND CustomerEmail = "${email}"`;
+    const byEmail = `WorkflowType = "CheckoutWorkflow" AND CustomerEmail = "${emailHash}"`;
     const completed = await eventually(async () => {
       const found = await uiList(`${byEmail} AND CheckoutStatus = "COMPLETED"`);
       return found.length === 1 ? found : undefined;
@@ -59,7 +63,7 @@ describe('Temporal Web UI', () => {
       CheckoutStep: decode(fields.CheckoutStep),
       CustomerEmail: decode(fields.CustomerEmail),
       OrderTotal: decode(fields.OrderTotal),
-    }).toEqual({ CheckoutStatus: 'COMPLETED', CheckoutStep: 'confirmOrder', CustomerEmail: email, OrderTotal: 4200 });
+    }).toEqual({ CheckoutStatus: 'COMPLETED', CheckoutStep: 'confirmOrder', CustomerEmail: emailHash, OrderTotal: 4200 });
 
     const failed = await eventually(async () => {
       const found = await uiList(`${byEmail} AND CheckoutStatus = "FAILED"`);
@@ -75,7 +79,7 @@ describe('Temporal Web UI', () => {
   it('shows the list filtered by CheckoutStatus="COMPLETED" (screenshot in test/artifacts)', async () => {
     browser = await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-    const query = `CheckoutStatus="COMPLETED" AND CustomerEmail="${email}"`;
+    const query = `CheckoutStatus="COMPLETED" AND CustomerEmail="${emailHash}"`;
     await page.goto(`${h.config.TEMPORAL_UI_URL}/namespaces/${h.config.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent(query)}`);
     await page.getByText(`checkout-${completedId}`).first().waitFor({ timeout: 30_000 });
     expect(await page.getByText(`checkout-${failedId}`).count()).toBe(0);

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import * as schema from '../../db/schema';
 import { hashToken, ssoTokenFor } from '../../src/application/sign-in/tokens';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
+import { payloadCodec } from '../../src/temporal/data-converter';
 import { recordHistory, searchableHistory } from '../support/histories';
 
 describe('a checkout paid with a card that works', () => {
@@ -80,7 +81,7 @@ describe('a checkout paid with a card that works', () => {
     const { input, handle } = await h.startCheckout({ items: [{ sku, quantity: 1 }] });
     await h.result(input.checkoutId);
 
-    const history = searchableHistory(await handle.fetchHistory());
+    const history = await searchableHistory(await handle.fetchHistory(), payloadCodec(h.config));
 
     // The payloads are read, not just their bytes: the customer's email is in the workflow's input.
     expect(history).toContain(input.customer.email);

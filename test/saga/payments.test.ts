@@ -3,6 +3,7 @@ import * as schema from '../../db/schema';
 import type { CheckoutState } from '../../src/workflows/checkout/contract';
 import { startSagaHarness, type SagaHarness } from '../support/harness';
 import { recordHistory, searchableHistory } from '../support/histories';
+import { payloadCodec } from '../../src/temporal/data-converter';
 
 describe('payments that do not simply succeed', () => {
   let h: SagaHarness;
@@ -50,7 +51,7 @@ describe('payments that do not simply succeed', () => {
 
     expect((await h.result(input.checkoutId)).status).toBe('COMPLETED');
     // Nor does the workflow's history carry them, in any payload: whoever reads Temporal cannot pay.
-    const history = searchableHistory(await handle.fetchHistory());
+    const history = await searchableHistory(await handle.fetchHistory(), payloadCodec(h.config));
     expect(history).toContain(waiting.payment.paymentIntentId!);
     expect(history).not.toMatch(/_secret_|\/_emulator\/3ds\//);
     await recordHistory(handle, 'three-d-secure-completed');

@@ -64,7 +64,7 @@ async function buildWorkflowBundle(): Promise<{ code: string; ms: number } | und
   if (!existsSync(WORKFLOWS_ENTRY)) return undefined;
   const started = Date.now();
   const { bundleWorkflowCode } = await import('@temporalio/worker');
-  // The options every bundle is made with (its workflow interceptors included), as the Dockerfile's.
+  // The options every bundle is made with (its workflow interceptors and failure converter included), as the Dockerfile's.
   const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(), logger: silentBundlerLogger });
   return { code, ms: Date.now() - started };
 }

@@ -9,6 +9,7 @@ import { DEFAULT_CHECKOUT_TIMEOUTS, type CheckoutDeps } from '../../src/applicat
 import { startCheckout } from '../../src/application/checkouts/start';
 import { connectDatabase, type DatabaseHandle } from '../../db/client';
 import { logger } from '../../src/logger';
+import { temporalDataConverter } from '../../src/temporal/data-converter';
 import {
   TERMINAL_STATUSES,
   checkoutWorkflowId,
@@ -96,7 +97,7 @@ export async function startSagaHarness(options: HarnessOptions = {}): Promise<Sa
   const config = parseConfig({ ...stackEnv(), TEMPORAL_TASK_QUEUE: taskQueue, ...options.env });
   const database = connectDatabase(config.DATABASE_URL, 5);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
   const emulator = new EmulatorClient(config.STRIPE_API_URL!, config.STRIPE_SECRET_KEY);
   const started: CheckoutInput[] = [];
   const checkoutDeps: CheckoutDeps = { db: database.db, temporal: client, config, logger: logger.child({ component: 'harness' }), timeouts: DEFAULT_CHECKOUT_TIMEOUTS };
@@ -218,6 +219,7 @@ export async function startSagaHarness(options: HarnessOptions = {}): Promise<Sa
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue,
         deps: resources.deps,
+        dataConverter: temporalDataConverter(config),
         ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundlePath: config.WORKFLOW_BUNDLE_PATH } : {}),
         ...(options.interceptors ? { interceptors: options.interceptors } : {}),
       });

@@ -1,16 +1,17 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 
 export const HISTORIES_DIR = path.resolve(__dirname, '../histories');
 
 /**
  * The workflow shape being recorded: bump it with every `patched()` change, so the histories of each
- * released shape stay side by side (v1: every step a regular activity; v2: short steps local; v3: forward steps regular again so a cancel never strands their work, payments followed and verified with Stripe).
+ * released shape stay side by side (v1: every step a regular activity; v2: short steps local; v3: forward steps regular again so a cancel never strands their work, payments followed and verified with Stripe;
+ * v4: each status change written to PostgreSQL's change feed, deferred capture; its histories are sealed by the payload codec).
  */
-export const CURRENT_SHAPE = 'v3';
+export const CURRENT_SHAPE = 'v4';
 
 /**
  * With RECORD_HISTORIES=1, saves a finished run's history under test/histories/ so the replay test
@@ -27,13 +28,14 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
 }
 
 /**
- * A workflow history as text that a search can trust. Payloads are bytes (JSON inside): a plain
- * JSON.stringify shows them as base64 and hides what they carry. Here the history is turned into
- * its protobuf JSON form (bytes as base64) and every payload in it (inputs, results, signals,
- * markers, search attributes, failure details) is decoded by the SDK's default payload converter.
+ * A workflow history as text that a search can trust. Payloads are bytes (JSON inside, sealed by
+ * the payload codec): a plain JSON.stringify shows them as base64 and hides what they carry. Here
+ * the history is turned into its protobuf JSON form (bytes as base64) and every payload in it
+ * (inputs, results, signals, markers, search attributes, failure details) is opened by `codec`
+ * (the service's, to read what it wrote) and decoded by the SDK's default payload converter.
  */
-export function searchableHistory(history: unknown): string {
-  return JSON.stringify(decodePayloads(JSON.parse(JSON.stringify(history))));
+export async function searchableHistory(history: unknown, codec: PayloadCodec): Promise<string> {
+  return JSON.stringify(await decodePayloads(JSON.parse(JSON.stringify(history)), codec));
 }
 
 interface EncodedPayload {
@@ -41,11 +43,26 @@ interface EncodedPayload {
   data?: string;
 }
 
-function decodePayloads(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(decodePayloads);
-  if (isEncodedPayload(value)) return { payload: decodePayload(value) };
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, decodePayloads(field)]));
+async function decodePayloads(value: unknown, codec: PayloadCodec): Promise<unknown> {
+  if (Array.isArray(value)) return Promise.all(value.map((item) => decodePayloads(item, codec)));
+  if (isEncodedPayload(value)) return { payload: decodePayload(await openPayload(value, codec)) };
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(await Promise.all(Object.entries(value).map(async ([key, field]) => [key, await decodePayloads(field, codec)])));
+  }
   return value;
+}
+
+async function openPayload(encoded: EncodedPayload, codec: PayloadCodec): Promise<EncodedPayload> {
+  const [opened] = await codec.decode([
+    {
+      metadata: Object.fromEntries(Object.entries(encoded.metadata).map(([key, value]) => [key, Buffer.from(value, 'base64')])),
+      ...(encoded.data !== undefined ? { data: Buffer.from(encoded.data, 'base64') } : {}),
+    },
+  ]);
+  return {
+    metadata: Object.fromEntries(Object.entries(opened!.metadata ?? {}).map(([key, value]) => [key, Buffer.from(value ?? []).toString('base64')])),
+    ...(opened!.data ? { data: Buffer.from(opened!.data).toString('base64') } : {}),
+  };
 }
 
 function isEncodedPayload(value: unknown): value is EncodedPayload {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { EncryptionCodec, ENCRYPTED_ENCODING, parseCodecKeys, PayloadKeyMissingError } from '../../src/temporal/codec';
-import { createCodecServer } from '../../src/temporal/codec-server';
+import { codecServerOptionsFromConfig, createCodecServer } from '../../src/temporal/codec-server';
+import { customerEmailHash } from '../../src/temporal/customer-email-hash';
+import { payloadCodec } from '../../src/temporal/data-converter';
 import { parseConfig } from '../../src/config';
 
 const key = () => randomBytes(32);
@@ -62,15 +64,45 @@ describe('the payload keys in the configuration', () => {
     expect(() => parseConfig({ ...base, PAYLOAD_CODEC_KEYS: `a:${k(randomBytes(16))}` })).toThrow(/PAYLOAD_CODEC_KEYS: key "a" must be 32 bytes/);
     expect(() => parseConfig({ ...base, PAYLOAD_CODEC_KEYS: 'no-colon' })).toThrow(/PAYLOAD_CODEC_KEYS: .* is not id:base64key/);
     expect(() => parseConfig({ ...base, PAYLOAD_CODEC_KEYS: `a:${k(key())}`, PAYLOAD_CODEC_ACTIVE_KEY: 'b' })).toThrow(/PAYLOAD_CODEC_ACTIVE_KEY: names no key/);
+    expect(() => parseConfig({ ...base, PAYLOAD_CODEC_KEYS: `a:${k(key())},a:${k(key())}` })).toThrow(/PAYLOAD_CODEC_KEYS: key id "a" is listed twice/);
+    expect(() => parseConfig({ ...base, PAYLOAD_CODEC_KEYS: ' , ' })).toThrow(/PAYLOAD_CODEC_KEYS: must hold at least one key/);
   });
 
-  it('refuse the repository development key, and require a codec server token, wherever strangers can reach the service', () => {
-    expect(() => parseConfig({ APP_URL: 'https://shop.example.com', SSO_SECRET: 'x'.repeat(40), STRIPE_WEBHOOK_SECRET: 'whsec_prod' })).toThrow(
-      /PAYLOAD_CODEC_KEYS: is the repository's development value[\s\S]*CODEC_SERVER_TOKEN: is required here/,
-    );
-    expect(() =>
-      parseConfig({ APP_URL: 'https://shop.example.com', SSO_SECRET: 'x'.repeat(40), STRIPE_WEBHOOK_SECRET: 'whsec_prod', PAYLOAD_CODEC_KEYS: `prod:${k(key())}`, CODEC_SERVER_TOKEN: 't'.repeat(32) }),
-    ).not.toThrow();
+  it('seal with the first key unless PAYLOAD_CODEC_ACTIVE_KEY names another', async () => {
+    const keys = `new:${k(key())},old:${k(key())}`;
+    const sealedWith = async (env: Record<string, string>) => {
+      const [sealed] = await payloadCodec(parseConfig({ ...base, ...env })).encode([payloadOf('x')]);
+      return Buffer.from(sealed!.metadata!['encryption-key-id']!).toString();
+    };
+    expect(await sealedWith({ PAYLOAD_CODEC_KEYS: keys })).toBe('new');
+    expect(await sealedWith({ PAYLOAD_CODEC_KEYS: keys, PAYLOAD_CODEC_ACTIVE_KEY: 'old' })).toBe('old');
+  });
+
+  const deployment = { APP_URL: 'https://shop.example.com', SSO_SECRET: 'x'.repeat(40), STRIPE_WEBHOOK_SECRET: 'whsec_prod' };
+
+  it('refuse the repository development keys wherever strangers can reach the service', () => {
+    expect(() => parseConfig(deployment)).toThrow(/PAYLOAD_CODEC_KEYS: is the repository's development value[\s\S]*CUSTOMER_EMAIL_HASH_KEY: is the repository's development value/);
+    expect(() => parseConfig({ ...deployment, PAYLOAD_CODEC_KEYS: `prod:${k(key())}`, CUSTOMER_EMAIL_HASH_KEY: 'h'.repeat(40) })).not.toThrow();
+    expect(() => parseConfig({ ...base, CUSTOMER_EMAIL_HASH_KEY: 'too short' })).toThrow(/CUSTOMER_EMAIL_HASH_KEY: must be at least 32 characters/);
+  });
+
+  it('let the codec server start off loopback only with a token; the other processes do not need one', () => {
+    const cfg = parseConfig({ ...deployment, PAYLOAD_CODEC_KEYS: `prod:${k(key())}`, CUSTOMER_EMAIL_HASH_KEY: 'h'.repeat(40) });
+    expect(() => codecServerOptionsFromConfig(cfg)).toThrow(/CODEC_SERVER_TOKEN: is required here \(APP_URL shop.example.com is not loopback\)/);
+    expect(codecServerOptionsFromConfig({ ...cfg, CODEC_SERVER_TOKEN: 't'.repeat(32) })).toMatchObject({ token: 't'.repeat(32) });
+    expect(codecServerOptionsFromConfig(parseConfig(base))).not.toHaveProperty('token');
+  });
+});
+
+describe('the CustomerEmail hash', () => {
+  const cfg = { CUSTOMER_EMAIL_HASH_KEY: 'k'.repeat(40) };
+
+  it('stands for the normalised address under a key, and reveals nothing of it', () => {
+    const hash = customerEmailHash(cfg, 'ana@example.com');
+    expect(hash).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    expect(customerEmailHash(cfg, '  Ana@Example.COM ')).toBe(hash);
+    expect(customerEmailHash(cfg, 'bob@example.com')).not.toBe(hash);
+    expect(customerEmailHash({ CUSTOMER_EMAIL_HASH_KEY: 'other'.repeat(8) }, 'ana@example.com')).not.toBe(hash);
   });
 });
 

@@ -5,6 +5,7 @@ import type { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Worker } from '@temporalio/worker';
 import { startApiServer, type ApiServer } from '../../src/api/main';
+import { temporalDataConverter } from '../../src/temporal/data-converter';
 import { workflowSpanSinks } from '../../src/tracing/temporal';
 import { startTracing, type Tracing } from '../../src/tracing/tracing';
 import { workflowSource } from '../../src/workers/checkout-worker';
@@ -111,7 +112,7 @@ describe('tracing a checkout', () => {
     expect(inTrace.filter((s) => JSON.stringify([s.name, s.attributes, s.events, s.status]).includes(email)).map((s) => s.name)).toEqual([]);
 
     // Tracing adds headers and spans, never commands: the traced run replays as it ran (throws on non-determinism).
-    await Worker.runReplayHistory({ ...workflowSource(process.env.WORKFLOW_BUNDLE_PATH), sinks: workflowSpanSinks() }, history, checkoutWorkflowId(checkoutId));
+    await Worker.runReplayHistory({ ...workflowSource(process.env.WORKFLOW_BUNDLE_PATH), sinks: workflowSpanSinks(), dataConverter: temporalDataConverter(h.config) }, history, checkoutWorkflowId(checkoutId));
   });
 
   function consumersOf(eventId: string): string[] {

@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { products } from '../../db/schema';
 import { connectDatabase, type DatabaseHandle } from '../../db/client';
 import { parseConfig, type Config } from '../../src/config';
+import { temporalDataConverter } from '../../src/temporal/data-converter';
 import { DEV_PORTS, pickFreePort, startStack, type Stack, type StackPorts } from '../stack';
 import { formatDuration, progress } from '../stack/progress';
 import { stopAll, waitUntilHealthy, type ManagedProcess } from '../stack/processes';
@@ -134,9 +135,9 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       : undefined;
     if (consumers) started.push(consumers);
 
-    temporalConnection = await Connection.connect({ address: s.env.TEMPORAL_ADDRESS });
-    const temporal = new Client({ connection: temporalConnection, namespace: s.env.TEMPORAL_NAMESPACE });
     const config = parseConfig(serviceEnv);
+    temporalConnection = await Connection.connect({ address: s.env.TEMPORAL_ADDRESS });
+    const temporal = new Client({ connection: temporalConnection, namespace: s.env.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(config) });
     database = connectDatabase(config.DATABASE_URL, 4);
     await waitForApi(apiPort, api);
     await waitForPollers(temporal, s.env.TEMPORAL_NAMESPACE, taskQueue, worker);

@@ -76,6 +76,8 @@ export interface StackOptions {
   migrate?: boolean;
   /** Where the emulator delivers webhooks; dev: the API's `/webhooks/stripe`. */
   stripeWebhookUrl?: string;
+  /** The codec server the Temporal Web UI decrypts payloads with (`npm start` runs it). */
+  uiCodecEndpoint?: string;
   /** Keep a test-mode state dir after stop (default: kept only when STACK_KEEP_STATE=1). */
   keepStateDir?: boolean;
 }
@@ -180,6 +182,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           // dev: checkouts survive a restart; test: in memory, the fastest persistence there is.
           dbFile: options.mode === 'dev' ? path.join(stateDir, 'temporal.sqlite') : undefined,
           namespace: env.TEMPORAL_NAMESPACE || defaults.TEMPORAL_NAMESPACE,
+          ...(options.uiCodecEndpoint ? { uiCodecEndpoint: options.uiCodecEndpoint } : {}),
           portEnvVars: { port: portEnv('temporal'), uiPort: portEnv('temporalUi'), httpPort: portEnv('temporalHttp'), metricsPort: portEnv('temporalMetrics') },
         });
       }),

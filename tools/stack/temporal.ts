@@ -86,6 +86,8 @@ export interface TemporalOptions {
   /** SQLite file: workflows survive a restart. Unset: in memory (tests; fastest). */
   dbFile?: string;
   namespace?: string;
+  /** The codec server the Web UI asks to decrypt payloads (`.../codec`); unset: the UI shows them sealed. */
+  uiCodecEndpoint?: string;
   /** Env var names used in "port in use" errors. */
   portEnvVars?: { port?: string; uiPort?: string; httpPort?: string; metricsPort?: string };
 }
@@ -131,6 +133,9 @@ export async function startTemporal(opts: TemporalOptions): Promise<TemporalHand
       // Plain HTTP on loopback: a Secure cookie would never come back.
       cors: { cookieInsecure: true },
       hideLogs: true,
+      // Under npm start: the codec server opens the sealed payloads for the browser (the codec
+      // server answers CORS for this origin only).
+      ...(opts.uiCodecEndpoint ? { codec: { endpoint: opts.uiCodecEndpoint } } : {}),
     }),
   );
 

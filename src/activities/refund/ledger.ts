@@ -26,6 +26,8 @@ export interface RefundClaimed {
   orderId: string;
   checkoutId: string;
   customerEmail: string;
+  /** What the refund's CustomerEmail search attribute holds. Absent in histories recorded before it existed. */
+  customerEmailHash?: string;
   paymentIntentId: string;
   amount: number;
   currency: string;
@@ -36,6 +38,8 @@ export interface RefundClaimed {
 export interface RefundAlreadySettled {
   kind: 'settled';
   refund: SettledRefund;
+  /** As in RefundClaimed. */
+  customerEmailHash?: string;
 }
 
 export type RefundClaim = RefundClaimed | RefundAlreadySettled;
@@ -59,7 +63,7 @@ const refuse = (code: RefundFailureCode, message: string, details?: Record<strin
  * `payment.refunded` event. Every write locks the order row first, which is what serialises refunds
  * of one order (see RefundWorkflow); concurrent refunds of different orders never wait for each other.
  */
-export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
+export function createRefundLedgerActivities({ db, customerEmailHash }: Pick<ActivityDeps, 'db' | 'customerEmailHash'>) {
   return {
     /**
      * Validates a refund request against the order and claims its amount (a PENDING row) in one
@@ -85,9 +89,9 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
               `Refund key ${input.refundKey} was already used for ${formatMoney(existing.amountMinor, existing.currency)}, not ${formatMoney(input.amount, existing.currency)}`,
             );
           }
-          if (existing.status === 'SUCCEEDED') return { kind: 'settled', refund: toSettled(existing, order) };
+          if (existing.status === 'SUCCEEDED') return { kind: 'settled', refund: toSettled(existing, order), customerEmailHash: customerEmailHash(order.customerEmail) };
           // Our own claim from an earlier run that stopped before Stripe answered: carry on with it.
-          if (existing.status === 'PENDING') return claimed(existing, order);
+          if (existing.status === 'PENDING') return claimed(existing, order, customerEmailHash);
         }
 
         if (order.status === 'REFUNDED') {
@@ -162,7 +166,7 @@ export function createRefundLedgerActivities({ db }: Pick<ActivityDeps, 'db'>) {
           currency: order.currency,
           requestedBy: input.requestedBy,
         });
-        return claimed(row!, order);
+        return claimed(row!, order, customerEmailHash);
       });
     },
 
@@ -260,13 +264,14 @@ async function lockOrder(tx: Tx, orderId: string): Promise<OrderRow | undefined>
   return order;
 }
 
-function claimed(row: RefundRow, order: OrderRow): RefundClaimed {
+function claimed(row: RefundRow, order: OrderRow, customerEmailHash: ActivityDeps['customerEmailHash']): RefundClaimed {
   return {
     kind: 'claimed',
     refundKey: row.refundKey,
     orderId: order.id,
     checkoutId: order.checkoutId,
     customerEmail: order.customerEmail,
+    customerEmailHash: customerEmailHash(order.customerEmail),
     paymentIntentId: row.paymentIntentId,
     amount: row.amountMinor,
     currency: row.currency,

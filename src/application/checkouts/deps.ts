@@ -31,7 +31,7 @@ export interface CheckoutDeps {
   temporal: Client;
   config: Pick<
     Config,
-    'TEMPORAL_TASK_QUEUE' | SagaTimingVariable | 'APP_URL' | 'SSO_SECRET' | 'MAX_UNITS_PER_SKU'
+    'TEMPORAL_TASK_QUEUE' | SagaTimingVariable | 'APP_URL' | 'SSO_SECRET' | 'MAX_UNITS_PER_SKU' | 'CUSTOMER_EMAIL_HASH_KEY'
   >;
   /** The caller's logger: an API request's, so every line carries its request id. */
   logger: Logger;

@@ -11,6 +11,7 @@ import {
   type CheckoutStatus,
 } from '../../workflows/checkout/contract';
 import type { CheckoutWorkflow } from '../../workflows/checkout/workflow';
+import { customerEmailHash } from '../../temporal/customer-email-hash';
 import { assertUnitsPerSku } from './cart-limits';
 import { checkoutSecretFor, hashCheckoutSecret } from './checkout-secret';
 import type { CheckoutDeps } from './deps';
@@ -122,12 +123,13 @@ async function startCheckoutWorkflow(
   checkout: { checkoutId: string; orderId: string; request: StartCheckoutRequest; timings?: SagaTimings | undefined },
 ): Promise<void> {
   const { checkoutId, orderId, request } = checkout;
-  const input: CheckoutInput = {
+  const input: CheckoutInput & { customerEmailHash: string } = {
     checkoutId,
     orderId,
     customer: { email: request.customer.email, ...(request.customer.name ? { name: request.customer.name } : {}) },
     items: request.items.map(({ sku, quantity }) => ({ sku, quantity })),
     paymentMethodId: request.paymentMethodId,
+    customerEmailHash: customerEmailHash(deps.config, request.customer.email),
     ...(checkout.timings ?? sagaTimings(deps.config)),
   };
   try {
@@ -142,7 +144,7 @@ async function startCheckoutWorkflow(
 }
 
 /** How every CheckoutWorkflow is started. */
-function checkoutStartOptions(input: CheckoutInput, taskQueue: string): WorkflowStartOptions<typeof CheckoutWorkflow> {
+function checkoutStartOptions(input: CheckoutInput & { customerEmailHash: string }, taskQueue: string): WorkflowStartOptions<typeof CheckoutWorkflow> {
   return {
     taskQueue,
     workflowId: checkoutWorkflowId(input.checkoutId),
@@ -154,7 +156,8 @@ function checkoutStartOptions(input: CheckoutInput, taskQueue: string): Workflow
     typedSearchAttributes: [
       { key: searchAttributes.status, value: 'PENDING' },
       { key: searchAttributes.step, value: 'none' },
-      { key: searchAttributes.customerEmail, value: input.customer.email },
+      // The keyed hash, never the address: visibility is indexed and shown in clear.
+      { key: searchAttributes.customerEmail, value: input.customerEmailHash },
     ],
   };
 }

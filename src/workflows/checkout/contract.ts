@@ -61,6 +61,12 @@ export interface CheckoutInput {
   customer: { email: string; name?: string };
   items: CheckoutItem[];
   paymentMethodId: string;
+  /**
+   * What the CustomerEmail search attribute holds: a keyed hash of the email (CUSTOMER_EMAIL_HASH_KEY),
+   * computed by the starter because the workflow holds no keys. Absent: checkouts started before it
+   * existed, whose attribute is the address itself.
+   */
+  customerEmailHash?: string;
   /** How long a 3-D Secure challenge or an async payment may stay open (PAYMENT_ACTION_TIMEOUT_MS). */
   paymentActionTimeoutMs: number;
   /** How long each compensation is retried before the checkout needs an operator (COMPENSATION_RETRY_WINDOW_MS). */

@@ -17,7 +17,7 @@ export { LOCAL_SHORT_STEPS_PATCH, STATUS_FEED_PATCH, STEPS_AS_ACTIVITIES_PATCH }
  */
 export async function CheckoutWorkflow(input: CheckoutInput): Promise<CheckoutResult> {
   const saga = new CheckoutSaga(input);
-  upsertSearchAttributes([{ key: searchAttributes.customerEmail, value: input.customer.email }]);
+  upsertSearchAttributes([{ key: searchAttributes.customerEmail, value: input.customerEmailHash ?? input.customer.email }]);
   saga.setStatus('PROCESSING');
 
   let order: ConfirmedOrder;

@@ -18,8 +18,9 @@ const books = proxyActivities<Activities>(afterMoneyMoved);
  */
 export async function RefundWorkflow(input: RefundInput): Promise<RefundResult> {
   const claim = await asRefusal(() => ledger.claimRefund(input));
-  const customerEmail = claim.kind === 'settled' ? claim.refund.customerEmail : claim.customerEmail;
-  // Lets ops find a customer's refunds beside their checkouts in the Web UI.
+  // Lets ops find a customer's refunds beside their checkouts in the Web UI: the same keyed hash, never
+  // the address (a claim recorded before the hash existed carries only the address).
+  const customerEmail = claim.customerEmailHash ?? (claim.kind === 'settled' ? claim.refund.customerEmail : claim.customerEmail);
   upsertSearchAttributes([{ key: searchAttributes.customerEmail, value: customerEmail }]);
 
   let refund: SettledRefund;

@@ -1,4 +1,5 @@
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import postgres from 'postgres';
 import { checkoutWorkflowId, searchAttributes } from '../../../src/workflows/checkout/contract';
 import type { SoakProduct } from './fault-stack';
@@ -17,6 +18,8 @@ export interface FactSources {
   databaseUrl: string;
   temporalAddress: string;
   namespace: string;
+  /** The service's (`temporalDataConverter`), so what the sagas sealed reads as the service reads it. */
+  dataConverter: DataConverter;
   taskQueue: string;
   stripeEmulatorUrl: string;
   kafkaBrokers: string[];
@@ -140,7 +143,7 @@ async function intentsByCheckout(emulatorUrl: string): Promise<Map<string, Inten
 async function sagasByCheckout(sources: FactSources, checkoutIds: readonly string[]): Promise<Map<string, SagaFacts>> {
   const connection = await Connection.connect({ address: sources.temporalAddress });
   try {
-    const client = new Client({ connection, namespace: sources.namespace });
+    const client = new Client({ connection, namespace: sources.namespace, dataConverter: sources.dataConverter });
     const sagas = new Map<string, SagaFacts>();
     const prefix = 'checkout-';
     for await (const info of client.workflow.list({ query: `TaskQueue = "${sources.taskQueue}" AND WorkflowType = "CheckoutWorkflow"` })) {

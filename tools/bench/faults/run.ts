@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import postgres from 'postgres';
 import { parseConfig } from '../../../src/config';
+import { temporalDataConverter } from '../../../src/temporal/data-converter';
 import { StackError } from '../../stack';
 import { formatDuration } from '../../stack/progress';
 import { stopOnSignals } from '../../stack/shutdown';
@@ -256,6 +257,7 @@ async function main(): Promise<void> {
         databaseUrl: stack.stack.env.DATABASE_URL,
         temporalAddress: stack.stack.env.TEMPORAL_ADDRESS,
         namespace: stack.stack.env.TEMPORAL_NAMESPACE,
+        dataConverter: temporalDataConverter(cfg),
         taskQueue: stack.taskQueue,
         stripeEmulatorUrl: stack.stack.env.STRIPE_API_URL!,
         kafkaBrokers: cfg.KAFKA_BROKERS,
