@@ -41,7 +41,7 @@ export class Compensations {
         entry.status = 'done';
       } catch (err) {
         entry.status = 'failed';
-        entry.error = describe(err);
+        entry.error = describeFailure(err);
         failed.push(entry.name);
       }
       this.onChange();
@@ -50,10 +50,13 @@ export class Compensations {
   }
 }
 
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
-  }
-  return String(err);
+/**
+ * Every message down the cause chain. An undo whose retries outlast its window ends, from server
+ * 1.30 on, as a ScheduleToClose timeout whose cause is the last attempt's real failure: the
+ * operator needs that one ("card_declined", "injected outage"), not only "giving up retrying".
+ */
+export function describeFailure(err: unknown): string {
+  const messages: string[] = [];
+  for (let e: unknown = err; e instanceof Error && messages.length < 5; e = (e as { cause?: unknown }).cause) messages.push(e.message);
+  return messages.length ? messages.join(': ') : String(err);
 }

@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { CheckoutEventType, OutcomeEvent } from '../../events/contract';
 import { OrderEvents, outcomeEventId, type EventFields } from '../../events/outcome-events';
-import { Compensations } from './compensations';
+import { Compensations, describeFailure } from './compensations';
 import {
   buyerPresentSignal,
   cancelSignal,
@@ -328,7 +328,4 @@ function toFailure(err: unknown, step: CheckoutStep | null): { code: string; mes
   };
 }
 
-function describeFailure(err: unknown): string {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
-}
+
