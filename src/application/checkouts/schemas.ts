@@ -22,7 +22,9 @@ const email = requiredString('string')
   .toLowerCase()
   .max(254, 'must be at most 254 characters')
   .superRefine(refuseForbiddenCharacters)
-  .pipe(z.email({ error: 'must be a valid email address' }));
+  .pipe(z.email({ error: 'must be a valid email address' }))
+  // The document (src/api/openapi) shows what the pipe ends in: an email address.
+  .meta({ format: 'email' });
 
 const name = z
   .string({ error: 'must be a string' })
