@@ -106,6 +106,8 @@ describe('the API document (GET /openapi.json)', () => {
     expect(status.parameters!.find((p) => p.name === 'id')!.schema).toEqual({ type: 'string', format: 'uuid' });
     expect(status.parameters!.find((p) => p.name === 'waitForChangeMs')!.schema).toEqual({ type: 'integer', minimum: 0, maximum: 30_000 });
     expect(start.parameters!.find((p) => p.name === 'Idempotency-Key')).toMatchObject({ in: 'header', required: false, schema: { maxLength: 255 } });
+    // The API refuses an event id that does not start `evt_`; so must the document (a fuzzer finding).
+    expect(document.components.schemas.StripeEvent).toMatchObject({ properties: { id: { pattern: '^evt_[\\w-]*$' } } });
   });
 
   it('answers every error with a problem document whose possible types are listed', () => {
