@@ -21,8 +21,13 @@ import { startTestApi, type TestApi } from './support';
 /** Enough per operation to reach each one's edges, few enough that the run stays around two minutes on a loaded 2-core machine. */
 const MAX_EXAMPLES = Number(process.env.FUZZ_MAX_EXAMPLES ?? 100);
 
+const HOOKS_FILE = path.join(__dirname, 'fuzz_hooks.py');
+
 /** The emulator's test cards (routes/products.ts): one succeeds, one is declined, one asks for 3-D Secure, one settles later. */
 const TEST_CARD_IDS = ['pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_authenticationRequired', 'pm_card_processing'];
+
+/** Stripe event types the webhook route acts on (application/payments/stripe-webhooks.ts); any other is only recorded. */
+const ROUTED_EVENT_TYPES = ['payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled', 'charge.refunded', 'charge.dispute.created', 'charge.dispute.closed'];
 
 const CHECKS = [
   // No request, however malformed, makes the API fail (5xx).
@@ -43,10 +48,10 @@ interface FuzzRun {
 }
 
 /** Runs `st run` to its end; its whole report (stdout and stderr, in order) is the output. */
-function runSchemathesis(st: string, args: string[], cwd: string): Promise<FuzzRun> {
+function runSchemathesis(st: string, args: string[], cwd: string, env: Record<string, string>): Promise<FuzzRun> {
   return new Promise((resolve, reject) => {
     // Async on purpose: the API under test answers from this very process.
-    const child = spawn(st, args, { cwd, env: { ...process.env, NO_COLOR: '1', COLUMNS: '160' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(st, args, { cwd, env: { ...process.env, NO_COLOR: '1', COLUMNS: '160', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -82,7 +87,7 @@ describe('the API under a fuzzer (Schemathesis, from its own OpenAPI document)',
   /**
    * Values the fuzzer draws for some fields most of the time instead of random text: real SKUs and
    * the emulator's test cards, so generated carts get past the catalog and reach Stripe, 3-D Secure
-   * and the saga, and the stateful phase follows real checkouts to their status and cancel.
+   * and the saga; and the event types the webhook route acts on, so events reach their routing.
    */
   async function writeConfig(): Promise<string> {
     const file = path.join(workDir, 'schemathesis.toml');
@@ -94,7 +99,10 @@ describe('the API under a fuzzer (Schemathesis, from its own OpenAPI document)',
         `values = ${list(DEMO_PRODUCTS.map((p) => p.sku))}`,
         '[dictionaries.cards]',
         `values = ${list(TEST_CARD_IDS)}`,
+        '[dictionaries.events]',
+        `values = ${list(ROUTED_EVENT_TYPES)}`,
         '[parameters]',
+        '"body.type" = { dictionary = "events", probability = 0.8 }',
         '"body.items[*].sku" = { dictionary = "skus", probability = 0.8 }',
         '"body.paymentMethodId" = { dictionary = "cards", probability = 0.8 }',
         '',
@@ -131,6 +139,8 @@ describe('the API under a fuzzer (Schemathesis, from its own OpenAPI document)',
         `Authorization: Bearer ${accessToken}`,
       ],
       workDir,
+      // The hooks sign the webhooks and send the secrets of the checkouts the run started (fuzz_hooks.py).
+      { SCHEMATHESIS_HOOKS: HOOKS_FILE, FUZZ_STRIPE_WEBHOOK_SECRET: api.h.config.STRIPE_WEBHOOK_SECRET },
     );
 
     // Kept for reading after a run that passed too: what was generated, what was reached, its warnings.
