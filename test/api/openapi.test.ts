@@ -1,5 +1,6 @@
 import { compileErrors, validate } from '@readme/openapi-parser';
 import type { Express } from 'express';
+import { forbiddenCharacter } from '../../src/application/validation';
 import { startTestApi, type TestApi } from './support';
 
 /**
@@ -108,6 +109,19 @@ describe('the API document (GET /openapi.json)', () => {
     expect(start.parameters!.find((p) => p.name === 'Idempotency-Key')).toMatchObject({ in: 'header', required: false, schema: { maxLength: 255 } });
     // The API refuses an event id that does not start `evt_`; so must the document (a fuzzer finding).
     expect(document.components.schemas.StripeEvent).toMatchObject({ properties: { id: { pattern: '^evt_[\\w-]*$' } } });
+  });
+
+  it('shows which characters typed text may hold, as the API decides it', () => {
+    const start = document.paths['/api/checkouts']!.post!.requestBody!.content['application/json']!.schema.properties!;
+    const cancel = document.paths['/api/checkouts/{id}/cancel']!.post!.requestBody!.content['application/json']!.schema.properties!;
+    const name = start.customer!.properties!.name!.pattern as string;
+    const reason = (cancel as unknown as Record<string, { pattern: string }>).reason!.pattern;
+    const samples = ['Ada Lovelace', '  Ada\n', '\tAda', 'Ada\tLovelace', 'Ada\u0000', 'Ada\u0085', 'Ada\u202eecalevol', 'عائشة', 'Zoë \u200f', '', '   '];
+    // What the API does: trim, then refuse a forbidden character (and, for a reason, nothing left).
+    const accepted = (text: string, nonBlank: boolean) => forbiddenCharacter(text.trim()) === undefined && (!nonBlank || text.trim() !== '');
+
+    expect(samples.map((text) => new RegExp(name).test(text))).toEqual(samples.map((text) => accepted(text, false)));
+    expect(samples.map((text) => new RegExp(reason).test(text))).toEqual(samples.map((text) => accepted(text, true)));
   });
 
   it('answers every error with a problem document whose possible types are listed', () => {
