@@ -204,6 +204,7 @@ const schema = z
      * so proxies keep it open and a 3-D Secure checkout whose page still follows it counts as watched.
      */
     STATUS_EVENTS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+    STATUS_EVENTS_MAX_STREAM_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(300_000),
     /**
      * Checkouts one client address may have in progress at once (3-D Secure ones included, however
      * long they wait), so one client can never hold the door shut for everyone; 0 turns it off.

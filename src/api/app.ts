@@ -16,6 +16,7 @@ import { errorHandler, notFoundHandler, sendProblem } from './problem';
 import { createRateLimits } from './rate-limits';
 import { checkoutRoutes } from './routes/checkouts';
 import type { ApiContext } from './routes/context';
+import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
 import { meRoutes } from './routes/me';
 import { pageRoutes } from './routes/page';
@@ -80,6 +81,7 @@ export function createApp(given: ApiDeps): Express {
   app.use('/api', api);
 
   app.use(ssoBrowserRoutes(ctx));
+  app.use(docsRoutes());
   app.use(pageRoutes());
 
   app.use(notFoundHandler);

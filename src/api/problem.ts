@@ -9,7 +9,8 @@ import { DomainError, ServiceUnavailableError, type DomainErrorKind } from '../a
  */
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-const problemType = (code: string) => `urn:checkout-saga:problem:${code}`;
+/** The `type` URI of a problem: the document (src/api/openapi) lists them with the same spelling. */
+export const problemType = (code: string) => `urn:checkout-saga:problem:${code}`;
 
 const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
   invalid_input: 400,

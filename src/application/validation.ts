@@ -45,6 +45,19 @@ export function forbiddenCharacter(text: string): string | undefined {
 
 const codePoint = (code: number) => `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 
+/** The characters forbiddenCharacter() refuses, as a JSON Schema (ECMA-262) class; unpaired surrogates cannot be written in one. */
+const FORBIDDEN_CLASS = '\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069';
+
+/**
+ * What refuseForbiddenCharacters() lets through after a `.trim()`, as patterns for the API document
+ * (src/api/openapi), so clients and the fuzzer see the rule: whitespace (tabs and line breaks too)
+ * only at either end, none of those characters between; `nonBlank` also wants one visible character.
+ */
+export const TYPED_TEXT_PATTERN = {
+  any: `^\\s*[^${FORBIDDEN_CLASS}]*?\\s*$`,
+  nonBlank: `^\\s*[^\\s${FORBIDDEN_CLASS}][^${FORBIDDEN_CLASS}]*?\\s*$`,
+} as const;
+
 /** For zod: `.superRefine(refuseForbiddenCharacters)` on a string a person types. */
 export function refuseForbiddenCharacters(value: string, ctx: { addIssue(issue: { code: 'custom'; message: string }): void }): void {
   const found = forbiddenCharacter(value);

@@ -113,6 +113,48 @@ describe('following a checkout', () => {
       }
     });
 
+    it('ends a stream that outlives STATUS_EVENTS_MAX_STREAM_MS; the client resumes with Last-Event-ID and misses nothing', async () => {
+      const brief = await startVariantApp(api, {
+        config: { ...api.h.config, STATUS_EVENTS_MAX_STREAM_MS: 1_000 },
+        statusFeed: listenForStatusChanges(api.h.database.sql, logger),
+      });
+      try {
+        const checkoutId = await started('pm_card_authenticationRequired');
+        const seen: number[] = [];
+        let lastEventId: string | undefined;
+        let challenge: StatusView | undefined;
+        /** One connection as an EventSource makes it; false once the server says the client has the ending (204). */
+        const follow = async (): Promise<boolean> => {
+          const stream = await openEventStream(eventsUrl(brief.url, checkoutId), { ...secretHeader(checkoutId), ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) });
+          if (stream.status === 204) return false;
+          // Ended by the server after its lifetime: 200 and an end, never the 204 that stops an EventSource.
+          expect(stream.status).toBe(200);
+          for (const event of await stream.rest(15_000)) {
+            seen.push(Number(event.id));
+            lastEventId = event.id;
+            const view = JSON.parse(event.data) as StatusView;
+            if (view.status === 'REQUIRES_ACTION') challenge ??= view;
+          }
+          return true;
+        };
+        for (let i = 0; i < 30 && !challenge; i++) await follow();
+        // A stream ended with the checkout still waiting on its buyer: the server ended it, not the checkout.
+        expect(await follow()).toBe(true);
+
+        const intentId = challenge!.payment.nextActionUrl!.match(/(pi_\w+)/)![1]!;
+        await api.h.emulator.authenticate(intentId, 'succeed');
+        await api.h.deliverPaymentWebhook(checkoutId, intentId);
+        for (let i = 0; i < 30 && (await follow()); i++);
+        const final = await api.request<StatusView>('GET', `/api/checkouts/${checkoutId}`, { headers: secretHeader(checkoutId) });
+        expect(final.body.status).toBe('COMPLETED');
+        // Every version once, in order, up to the ending.
+        expect(seen).toEqual([...new Set(seen)].sort((a, b) => a - b));
+        expect(seen.at(-1)).toBe(final.body.version);
+      } finally {
+        await brief.close();
+      }
+    });
+
     it('follows a checkout from another API instance, even one that cannot reach Temporal at all', async () => {
       const otherDatabase = connectDatabase(api.h.config.DATABASE_URL, 2);
       const unreachable = new Client({ connection: Connection.lazy({ address: `127.0.0.1:${await closedPort()}` }), namespace: api.h.config.TEMPORAL_NAMESPACE });

@@ -1,6 +1,7 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import type { Express } from 'express';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { Registry } from 'prom-client';
 import Stripe from 'stripe';
@@ -33,6 +34,8 @@ export interface RequestOptions {
 export interface TestApi {
   /** `http://127.0.0.1:<port>`: also the APP_URL the worker and the API were configured with. */
   url: string;
+  /** The Express app behind `url`, e.g. to walk its routes. */
+  app: Express;
   h: SagaHarness;
   metrics: Registry;
   /**
@@ -119,6 +122,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
 
   const api: TestApi = {
     url,
+    app,
     h,
     metrics,
     metricsUrl,

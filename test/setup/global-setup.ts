@@ -4,6 +4,7 @@ import path from 'node:path';
 import { workflowBundleOptions } from '../../src/workers/build-workflow-bundle';
 import { startStack } from '../../tools/stack';
 import { formatDuration, progress } from '../../tools/stack/progress';
+import { ensureSchemathesis, SCHEMATHESIS_VERSION } from '../../tools/stack/schemathesis';
 import { stopOnSignals } from '../../tools/stack/shutdown';
 import { holdStack } from './stack-holder';
 
@@ -17,7 +18,7 @@ const WORKFLOWS_ENTRY = path.resolve(__dirname, '../../src/workflows/index.ts');
 
 export default async function globalSetup(): Promise<void> {
   process.stderr.write('\n');
-  const [stack, bundle] = await Promise.allSettled([startStack({ mode: 'test' }), buildWorkflowBundle()]);
+  const [stack, bundle, fuzzer] = await Promise.allSettled([startStack({ mode: 'test' }), buildWorkflowBundle(), installFuzzer()]);
   if (stack.status === 'rejected') throw stack.reason;
   holdStack(stack.value);
   // Ctrl-C during a run: stop the stack in order instead of relying on the reapers alone.
@@ -27,6 +28,14 @@ export default async function globalSetup(): Promise<void> {
     // fails with the bundler's error (its own worker bundles again) instead of the run not starting.
     const reason = bundle.reason instanceof Error ? bundle.reason.message : String(bundle.reason);
     progress.line(`  ✗ workflow bundle failed (${reason.split('\n')[0]}); tests that run workflows will fail`);
+  }
+
+  if (fuzzer.status === 'rejected') {
+    // Not fatal either: only test/api/fuzz.test.ts needs it, and it fails with this reason.
+    const reason = fuzzer.reason instanceof Error ? fuzzer.reason.message : String(fuzzer.reason);
+    progress.line(`  ✗ Schemathesis ${SCHEMATHESIS_VERSION} not installed (${reason.split('\n')[0]}); the API fuzz test will fail`);
+  } else {
+    progress.line(`  ✓ ${`Schemathesis ${SCHEMATHESIS_VERSION}`.padEnd(24)} ${fuzzer.value.st.padEnd(26)} ${formatDuration(fuzzer.value.ms)}`);
   }
 
   Object.assign(process.env, stack.value.env);
@@ -67,6 +76,13 @@ async function buildWorkflowBundle(): Promise<{ code: string; ms: number } | und
   // The options every bundle is made with (its workflow interceptors and failure converter included), as the Dockerfile's.
   const { code } = await bundleWorkflowCode({ ...workflowBundleOptions(), logger: silentBundlerLogger });
   return { code, ms: Date.now() - started };
+}
+
+/** The API fuzzer (test/api/fuzz.test.ts), into the tool cache on the first run of a machine, while the stack starts. */
+async function installFuzzer(): Promise<{ st: string; ms: number }> {
+  const started = Date.now();
+  const st = await ensureSchemathesis();
+  return { st: path.dirname(path.dirname(st)), ms: Date.now() - started };
 }
 
 const ignore = () => {};

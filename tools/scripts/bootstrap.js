@@ -2,7 +2,7 @@
 'use strict';
 
 /*
- * Entry point of every npm script. Plain Node with no dependencies, because it runs before
+ * Entry point of every npm script (start, test, fuzz, cli, bench, faults, stack). Plain Node with no dependencies, because it runs before
  * node_modules is known to be there, on whatever Node the machine has: it makes sure the command
  * runs on the Node package.json asks for (installing it into the tools cache and running itself
  * again on it when the machine's is older), installs dependencies when they are missing or stale,
@@ -31,6 +31,8 @@ const COMMANDS = {
   start: { what: 'the service and its local stack', run: (args) => tsx('tools/scripts/start.ts', args) },
   stack: { what: 'only the local stack', run: (args) => tsx('tools/scripts/stack.ts', args) },
   test: { what: 'the test suite on a fresh local stack', run: (args) => node([require.resolve('jest/bin/jest', { paths: [ROOT] }), ...args]) },
+  // The fuzz test alone (test/api/fuzz.test.ts), on its own fresh stack; FUZZ_MAX_EXAMPLES and FUZZ_SEED tune it.
+  fuzz: { what: 'the API fuzzer (Schemathesis) alone, on a fresh local stack', run: (args) => node([require.resolve('jest/bin/jest', { paths: [ROOT] }), 'test/api/fuzz.test.ts', ...args]) },
   cli: { what: 'the operations CLI', run: (args) => tsx('src/cli/main.ts', args) },
   bench: { what: 'the throughput benchmark', run: (args) => tsx('tools/bench/run.ts', args) },
   faults: { what: 'the fault soak (invariants under killed and frozen components)', run: (args) => tsx('tools/bench/faults/run.ts', args) },

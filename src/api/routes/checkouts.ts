@@ -87,8 +87,10 @@ export function checkoutRoutes(ctx: ApiContext): Router {
     await assertBuyerOf(ctx.deps.db, checkoutId, presentedCheckoutSecrets(req));
     const closed = new AbortController();
     res.on('close', () => closed.abort());
-    const signal = ctx.deps.shutdownSignal ? AbortSignal.any([closed.signal, ctx.deps.shutdownSignal]) : closed.signal;
     const { config } = ctx.deps;
+    // A stream has a lifetime: past it the server ends the stream and the client comes back with Last-Event-ID.
+    const expired = AbortSignal.timeout(config.STATUS_EVENTS_MAX_STREAM_MS);
+    const signal = AbortSignal.any([closed.signal, expired, ...(ctx.deps.shutdownSignal ? [ctx.deps.shutdownSignal] : [])]);
     // Often enough that a followed 3-D Secure checkout never looks abandoned between two heartbeats.
     const idleMs = Math.max(100, Math.min(config.STATUS_EVENTS_HEARTBEAT_MS, config.PAYMENT_ABANDON_AFTER_MS > 0 ? Math.floor(config.PAYMENT_ABANDON_AFTER_MS / 3) : Infinity));
     const open = () => {
@@ -119,6 +121,9 @@ export function checkoutRoutes(ctx: ApiContext): Router {
       if (!res.headersSent) throw err;
       req.log.warn({ err, checkoutId }, 'status event stream broken off');
     }
+    // 204 only for a client that already has the ending: it tells an EventSource to stop for good.
+    // A stream that merely lived its time opens (if it never did) and ends, so the client comes back.
+    if (expired.aborted || ctx.deps.shutdownSignal?.aborted) open();
     if (!res.headersSent) res.status(204).set('Cache-Control', 'no-store');
     res.end();
   });

@@ -9,7 +9,7 @@ import { SESSION_COOKIE, sessionCookieOptions } from '../auth';
 import type { ApiContext } from './context';
 import { PAGE_DIR } from './page';
 
-const redeemSchema = z.object({ token: loginTokenSchema }, { error: 'the body must be a JSON object' });
+export const redeemSchema = z.object({ token: loginTokenSchema }, { error: 'the body must be a JSON object' });
 
 export function ssoApiRoutes({ deps, accessTokens, limits }: ApiContext): Router {
   const router = Router();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { refuseForbiddenCharacters } from '../validation';
+import { refuseForbiddenCharacters, TYPED_TEXT_PATTERN } from '../validation';
 
 /**
  * What a client may send. Objects strip unknown keys rather than rejecting them: a client that
@@ -22,13 +22,17 @@ const email = requiredString('string')
   .toLowerCase()
   .max(254, 'must be at most 254 characters')
   .superRefine(refuseForbiddenCharacters)
-  .pipe(z.email({ error: 'must be a valid email address' }));
+  .pipe(z.email({ error: 'must be a valid email address' }))
+  // The document (src/api/openapi) shows what the pipe ends in: an email address.
+  .meta({ format: 'email' });
 
 const name = z
   .string({ error: 'must be a string' })
   .trim()
   .max(200, 'must be at most 200 characters')
   .superRefine(refuseForbiddenCharacters)
+  // The document (src/api/openapi) shows the refinement as the pattern it amounts to.
+  .meta({ pattern: TYPED_TEXT_PATTERN.any })
   .optional()
   .transform((value) => (value ? value : undefined));
 
@@ -84,6 +88,7 @@ export const cancelCheckoutSchema = z
         .min(1, 'must not be empty')
         .max(500, 'must be at most 500 characters')
         .superRefine(refuseForbiddenCharacters)
+        .meta({ pattern: TYPED_TEXT_PATTERN.nonBlank })
         .optional(),
     },
     { error: 'the body must be a JSON object' },

@@ -120,7 +120,7 @@ const eventType = z
   .regex(/^[a-z0-9_.]+$/, 'must be a Stripe event type');
 
 /** The envelope of every event: what is read is checked, and every other field may hold anything. */
-const eventEnvelope = z.looseObject(
+export const eventEnvelope = z.looseObject(
   {
     id: objectId.regex(/^evt_/, 'must be a Stripe event id (evt_...)'),
     type: eventType,
