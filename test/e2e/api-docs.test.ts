@@ -51,7 +51,7 @@ describe('the API reference page (/docs) in a real browser', () => {
     await operation.locator('.response[data-code="422"]').first().waitFor();
     await screenshot(page, 'api-reference-start-checkout');
 
-    expect(await operation.locator('.responses-table .response').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-code')))).toEqual(['202', '400', '413', '415', '422', '429', '503']);
+    expect(await operation.locator('.responses-table .response').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-code')))).toEqual(['201', '202', '400', '413', '415', '422', '429', '503']);
     expect(await operation.textContent()).toContain('unknown-sku');
     expect(complaints).toEqual([]);
   });
