@@ -1,5 +1,7 @@
 import type { SASLOptions } from 'kafkajs';
 import type { Config } from '../config';
+// Before any client connects: kafkajs' request queues otherwise spin a 1 ms timer each (see the module).
+import './request-queue-fix';
 
 /** The part of the configuration that says how to reach and authenticate to the brokers. */
 export type KafkaConnectionConfig = Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD' | 'KAFKA_SSL'>;
