@@ -6,6 +6,8 @@ import { createInterface } from 'node:readline';
 import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents';
 import { Command, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
+// kafkajs as the service runs it: without its request queues' 1 ms spin (src/kafka/request-queue-fix.ts).
+import '../../src/kafka/request-queue-fix';
 import { startStack } from '../stack';
 import { summarize, type Summary } from './stats';
 
