@@ -153,6 +153,25 @@ const statusQuery = statusQuerySchema.extend({
 /** What the links of a new checkout hand on: its id, and its secret as the header API clients send. */
 const ownCheckout = { id: '$response.body#/checkoutId', [`header.${CHECKOUT_SECRET_HEADER}`]: '$response.body#/checkoutSecret' };
 
+/** What every answer that started (or replayed) a checkout carries besides its body. */
+const startedHeaders = {
+  ...location,
+  ...noStore,
+  'Set-Cookie': {
+    description: 'The checkout’s secret as the `checkout_secret` cookie: HttpOnly, SameSite=Strict, Path=/api/checkouts/<checkoutId>, 24 h.',
+    required: true,
+    schema: { type: 'string' as const, pattern: '^checkout_secret=' },
+  },
+  'Idempotent-Replayed': {
+    description: 'Present on a replay of an earlier request with the same `Idempotency-Key`.',
+    schema: { type: 'string' as const, const: 'true' },
+  },
+};
+const startedLinks = {
+  getCheckout: { operationId: 'getCheckout', parameters: ownCheckout, description: 'Follow the new checkout, with its secret.' },
+  cancelCheckout: { operationId: 'cancelCheckout', parameters: ownCheckout, description: 'Cancel the new checkout, with its secret.' },
+};
+
 const notFound = problemResponse(404, 'No such checkout, or not for this request: without its secret the answer is the same as for an id nobody used', ['checkout-not-found']);
 const temporalDown = problemResponse(503, 'Temporal cannot be reached, or no worker took the request in time; nothing was lost', ['service-unavailable'], { headers: retryAfter });
 
@@ -195,42 +214,12 @@ export function describeCheckouts(registry: OpenAPIRegistry): void {
     },
     responses: {
       201: {
-        ...jsonResponse('With `Prefer: wait=N`: the payment was decided within the wait (paid, declined, processing, or a 3-D Secure challenge to open); `checkout` shows it', DecidedCheckout, {
-          ...location,
-          ...noStore,
-          'Set-Cookie': {
-            description: 'The checkout’s secret as the `checkout_secret` cookie: HttpOnly, SameSite=Strict, Path=/api/checkouts/<checkoutId>, 24 h.',
-            required: true,
-            schema: { type: 'string', pattern: '^checkout_secret=' },
-          },
-          'Idempotent-Replayed': {
-            description: 'Present on a replay of an earlier request with the same `Idempotency-Key`.',
-            schema: { type: 'string', const: 'true' },
-          },
-        }),
-        links: {
-          getCheckout: { operationId: 'getCheckout', parameters: ownCheckout, description: 'Follow the new checkout, with its secret.' },
-          cancelCheckout: { operationId: 'cancelCheckout', parameters: ownCheckout, description: 'Cancel the new checkout, with its secret.' },
-        },
+        ...jsonResponse('With `Prefer: wait=N`: the payment was decided within the wait (paid, declined, processing, or a 3-D Secure challenge to open); `checkout` shows it', DecidedCheckout, startedHeaders),
+        links: startedLinks,
       },
       202: {
-        ...jsonResponse('Accepted: the saga runs; follow it at `statusUrl` with the secret', StartedCheckout, {
-          ...location,
-          ...noStore,
-          'Set-Cookie': {
-            description: 'The checkout’s secret as the `checkout_secret` cookie: HttpOnly, SameSite=Strict, Path=/api/checkouts/<checkoutId>, 24 h.',
-            required: true,
-            schema: { type: 'string', pattern: '^checkout_secret=' },
-          },
-          'Idempotent-Replayed': {
-            description: 'Present on a replay of an earlier request with the same `Idempotency-Key`.',
-            schema: { type: 'string', const: 'true' },
-          },
-        }),
-        links: {
-          getCheckout: { operationId: 'getCheckout', parameters: ownCheckout, description: 'Follow the new checkout, with its secret.' },
-          cancelCheckout: { operationId: 'cancelCheckout', parameters: ownCheckout, description: 'Cancel the new checkout, with its secret.' },
-        },
+        ...jsonResponse('Accepted: the saga runs; follow it at `statusUrl` with the secret', StartedCheckout, startedHeaders),
+        links: startedLinks,
       },
       400: invalidInput('A field of the body or the `Idempotency-Key` is not valid (also more than MAX_UNITS_PER_SKU units of one product), or the body is not JSON', [
         'malformed-json',
