@@ -13,15 +13,24 @@ beforeAll(() => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
 });
 
+/** A worker on a task queue of its own and a client, both on the stack's server, closed afterwards. */
+async function withWorkerAndClient(use: (ctx: { worker: Worker; client: Client; taskQueue: string }) => Promise<void>): Promise<void> {
+  const env = stackEnv();
+  const taskQueue = `stack-test-${randomUUID()}`;
+  const workerConnection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  try {
+    const worker = await Worker.create({ connection: workerConnection, namespace: env.TEMPORAL_NAMESPACE, taskQueue, workflowsPath, activities });
+    await use({ worker, client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }), taskQueue });
+  } finally {
+    await connection.close();
+    await workerConnection.close();
+  }
+}
+
 describe('Temporal in the local stack', () => {
   it('runs a workflow end to end: the server hands it to a worker on its task queue, the activity runs, the result comes back', async () => {
-    const env = stackEnv();
-    const taskQueue = `stack-test-${randomUUID()}`;
-    const workerConnection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-    const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-    try {
-      const worker = await Worker.create({ connection: workerConnection, namespace: env.TEMPORAL_NAMESPACE, taskQueue, workflowsPath, activities });
-      const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+    await withWorkerAndClient(async ({ worker, client, taskQueue }) => {
       const workflowId = `stack-test-${randomUUID()}`;
 
       const result = await worker.runUntil(client.workflow.execute(roundTripWorkflow, { taskQueue, workflowId, args: ['hello'] }));
@@ -30,10 +39,7 @@ describe('Temporal in the local stack', () => {
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
       const activityTypes = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
       expect(activityTypes).toEqual(['shout']);
-    } finally {
-      await connection.close();
-      await workerConnection.close();
-    }
+    });
   });
 
   it('has the custom search attributes ops filter checkouts by, with their types', async () => {
@@ -75,13 +81,7 @@ describe('Temporal in the local stack', () => {
   });
 
   it('accepts Update-with-Start: one call starts the workflow and returns its answer to the update', async () => {
-    const env = stackEnv();
-    const taskQueue = `stack-test-${randomUUID()}`;
-    const workerConnection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-    const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-    try {
-      const worker = await Worker.create({ connection: workerConnection, namespace: env.TEMPORAL_NAMESPACE, taskQueue, workflowsPath, activities });
-      const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+    await withWorkerAndClient(async ({ worker, client, taskQueue }) => {
       const start = new WithStartWorkflowOperation(answerOnceWorkflow, { taskQueue, workflowId: `stack-test-${randomUUID()}`, workflowIdConflictPolicy: 'FAIL' });
 
       const answer = await worker.runUntil(async () => {
@@ -92,9 +92,6 @@ describe('Temporal in the local stack', () => {
 
       expect(answer).toBe('EARLY!');
       expect(await (await start.workflowHandle()).result()).toBe('EARLY!');
-    } finally {
-      await connection.close();
-      await workerConnection.close();
-    }
+    });
   });
 });
