@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { SEARCH_ATTRIBUTES } from '../../tools/stack/temporal';
+import { pickFreePort } from '../../tools/stack';
+import { SEARCH_ATTRIBUTES, startTemporal } from '../../tools/stack/temporal';
 import * as activities from '../fixtures/activities';
 import { answerOnceWorkflow, roundTripWorkflow, shoutUpdate } from '../fixtures/workflows';
 import { requireStackVar, stackEnv } from '../support/stack-env';
@@ -93,5 +97,20 @@ describe('Temporal in the local stack', () => {
       expect(answer).toBe('EARLY!');
       expect(await (await start.workflowHandle()).result()).toBe('EARLY!');
     });
+  });
+
+  it("under npm start, points the Web UI at the codec server, so operators read a sealed history's payloads", async () => {
+    const stateDir = await mkdtemp(path.join(os.tmpdir(), 'temporal-codec-ui-'));
+    const [port, uiPort, httpPort, metricsPort] = [await pickFreePort(), await pickFreePort(), await pickFreePort(), await pickFreePort()];
+    const codecEndpoint = 'http://127.0.0.1:8235/codec';
+    const temporal = await startTemporal({ stateDir, port, uiPort, httpPort, metricsPort, uiCodecEndpoint: codecEndpoint });
+    try {
+      // What the Web UI's browser code reads to know where to decode payloads.
+      const settings = (await (await fetch(`${temporal.uiUrl}/api/v1/settings`)).json()) as { Codec?: { Endpoint?: string } };
+      expect(settings.Codec?.Endpoint).toBe(codecEndpoint);
+    } finally {
+      await temporal.stop();
+      await rm(stateDir, { recursive: true, force: true });
+    }
   });
 });
