@@ -30,9 +30,6 @@ export interface StatusSubscription {
   close(): void;
 }
 
-/** A feed row's document: the saga's state as it showed it, without the client secret (never stored). */
-export type FeedState = Omit<CheckoutState, 'payment'> & { payment: Omit<CheckoutState['payment'], 'clientSecret'> };
-
 interface Listener {
   announced: number;
   /** The connection dropped and came back: NOTIFYs sent meanwhile are gone, so read again. */
@@ -145,7 +142,8 @@ export function listenForStatusChanges(sql: postgres.Sql, logger: Logger): Statu
 
 export interface FeedEntry {
   version: number;
-  state: FeedState;
+  /** The saga's state as it showed it (it holds no client secret: that stays with Stripe). */
+  state: CheckoutState;
 }
 
 /** The newest state the saga showed, if its workflow writes the feed (checkout shape 4 on). */
@@ -156,7 +154,7 @@ export async function latestFeedEntry(db: Database, checkoutId: string): Promise
     .where(eq(checkoutStatusChanges.checkoutId, checkoutId))
     .orderBy(desc(checkoutStatusChanges.version))
     .limit(1);
-  return row ? { version: row.version, state: row.doc as FeedState } : undefined;
+  return row ? { version: row.version, state: row.doc as CheckoutState } : undefined;
 }
 
 /** Every state shown after `version`, oldest first: what a client that saw `version` missed. */
@@ -166,5 +164,5 @@ export async function feedEntriesAfter(db: Database, checkoutId: string, version
     .from(checkoutStatusChanges)
     .where(and(eq(checkoutStatusChanges.checkoutId, checkoutId), gt(checkoutStatusChanges.version, version)))
     .orderBy(asc(checkoutStatusChanges.version));
-  return rows.map((row) => ({ version: row.version, state: row.doc as FeedState }));
+  return rows.map((row) => ({ version: row.version, state: row.doc as CheckoutState }));
 }
