@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { parseConfig } from '../../src/config';
 import { kafkaClientOptions } from '../../src/kafka/client-config';
 
@@ -13,7 +13,11 @@ const RequestQueue = createRequire(__filename)('kafkajs/src/network/requestQueue
 
 describe('a Kafka client of the service at rest', () => {
   let producer: Producer;
+  let admin: Admin;
   let checks = 0;
+  // A topic of its own: the run's event topic is read from its start by every saga harness, whose
+  // consumers expect outcome events there, not this test's bytes.
+  const topic = `spin-test-${randomUUID()}`;
   const original = RequestQueue.prototype.checkPendingRequests;
   beforeAll(async () => {
     RequestQueue.prototype.checkPendingRequests = function counted(this: unknown) {
@@ -22,16 +26,21 @@ describe('a Kafka client of the service at rest', () => {
     };
     const cfg = parseConfig(process.env);
     // One request in flight at a time: a burst has to wait in the queue, the path the fix must keep.
-    producer = new Kafka({ ...kafkaClientOptions(cfg, 'spin-test'), logLevel: logLevel.NOTHING }).producer({ maxInFlightRequests: 1, idempotent: true });
+    const kafka = new Kafka({ ...kafkaClientOptions(cfg, 'spin-test'), logLevel: logLevel.NOTHING });
+    admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    producer = kafka.producer({ maxInFlightRequests: 1, idempotent: true });
     await producer.connect();
   });
   afterAll(async () => {
     await producer?.disconnect();
+    await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin?.disconnect();
     RequestQueue.prototype.checkPendingRequests = original;
   });
 
   it('does not poll its request queues while nothing waits, and still sends what queues up behind the in-flight limit', async () => {
-    const topic = parseConfig(process.env).KAFKA_TOPIC;
     await producer.send({ topic, messages: [{ key: randomUUID(), value: 'spin-test' }] });
 
     checks = 0;
