@@ -108,13 +108,23 @@ export async function startSagaHarness(options: HarnessOptions = {}): Promise<Sa
   let running: Promise<void> | undefined;
 
   const received: ReceivedEvent[] = [];
+  // The run's topic is shared by every suite: a record that is not an outcome event (another
+  // test's bytes) is set aside, not thrown, since kafkajs would retry a throwing record forever and
+  // this harness would see nothing after it.
+  const unreadable: string[] = [];
   const kafka = new Kafka({ clientId: `harness-${taskQueue}`, brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING });
   const consumer: Consumer = kafka.consumer({ groupId: `harness-${taskQueue}`, maxWaitTimeInMs: 100 });
   await consumer.connect();
   await consumer.subscribe({ topic: config.KAFKA_TOPIC, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message, partition }) => {
-      const body = JSON.parse(String(message.value)) as { id: string; type: string; time: string; data: ReceivedEvent['data'] };
+      let body: { id: string; type: string; time: string; data: ReceivedEvent['data'] };
+      try {
+        body = JSON.parse(String(message.value)) as typeof body;
+      } catch {
+        unreadable.push(`partition ${partition} offset ${message.offset}`);
+        return;
+      }
       received.push({ key: String(message.key), partition, offset: message.offset, id: body.id, type: body.type, time: body.time, data: body.data });
     },
   });
@@ -204,7 +214,8 @@ export async function startSagaHarness(options: HarnessOptions = {}): Promise<Sa
         const forOrder = received.filter((e) => e.key === orderId);
         if (until(forOrder)) return forOrder;
         if (Date.now() > deadline) {
-          throw new Error(`events for ${orderId} incomplete after ${timeoutMs} ms: ${forOrder.map((e) => e.type).join(', ')}`);
+          const skipped = unreadable.length > 0 ? ` (records on the topic that are not events: ${unreadable.join('; ')})` : '';
+          throw new Error(`events for ${orderId} incomplete after ${timeoutMs} ms: ${forOrder.map((e) => e.type).join(', ')}${skipped}`);
         }
         await sleep(100);
       }
