@@ -58,8 +58,14 @@ function occupyPort(): Promise<{ port: number; close(): Promise<void> }> {
 const ownStack = (components: Parameters<typeof startStack>[0]['components']) => startStack({ mode: 'test', env: {}, components, migrate: false });
 
 describe('stack lifecycle', () => {
+  // jest runs later files in this same process: the setting must not outlive this one.
+  const quietBefore = process.env.STACK_QUIET;
   beforeAll(() => {
     process.env.STACK_QUIET = '1';
+  });
+  afterAll(() => {
+    if (quietBefore === undefined) delete process.env.STACK_QUIET;
+    else process.env.STACK_QUIET = quietBefore;
   });
 
   it('stop() leaves no process behind: the server, every backend it forked and the reaper are gone', async () => {
